@@ -1,0 +1,115 @@
+// The PDTP server as a pure state machine: bytes, connection events and the time go in;
+// frames to send, connections to close, and the next wake-up time come out.
+// It holds peers, files, request sets, provide sets, transfers and verification; the
+// scheduler (scheduler.hpp) decides who gives which chunk to whom.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "pdtp/core/catalog.hpp"
+#include "pdtp/core/time.hpp"
+#include "pdtp/wire/types.hpp"
+
+namespace pdtp::core {
+
+using ConnId = std::uint64_t;
+
+struct ServerConfig {
+  std::uint16_t file_service_port = 6087;    // HTTP port of the server's own file service
+  std::size_t max_client_id_bytes = 4095;    // register with a longer id -> protocol_error
+  unsigned peer_upload_slots = 4;            // concurrent uploads per peer
+  unsigned peer_download_slots = 8;          // concurrent downloads per peer
+  unsigned file_service_slots = 64;          // concurrent transfers from the file service in total
+  std::chrono::milliseconds transfer_timeout{30000};  // a transfer not completed by then is dropped
+};
+
+// Outputs, in the order they must be carried out.
+struct SendFrame {
+  ConnId conn;
+  std::string bytes;  // a complete frame: u16 length + JSON body
+};
+struct CloseConn {
+  ConnId conn;  // close after the frames queued before this one are written
+};
+using ServerAction = std::variant<SendFrame, CloseConn>;
+
+enum class FileServiceVerdict { ok, unknown_peer, not_authorized, unknown_file, bad_range };
+
+// For the status page, /status.json and /metrics.
+struct PeerStatus {
+  PeerId id;
+  std::string address;        // ip
+  std::uint16_t listen_port = 0;
+  unsigned uploads = 0;       // active transfers where this peer gives
+  unsigned downloads = 0;     // active transfers where this peer takes
+  std::uint64_t bytes_up = 0;     // verified bytes this peer gave
+  std::uint64_t bytes_down = 0;   // verified bytes this peer received
+  double rate_up = 0;         // bytes/s over the recent window
+  double rate_down = 0;
+};
+struct FileStatus {
+  std::string path;
+  std::uint64_t size = 0;
+  std::uint64_t chunk_size = 0;
+  unsigned downloaders = 0;   // peers with a non-empty request set for this file
+  unsigned uploaders = 0;     // peers that provide at least one chunk of it
+};
+struct TransferStatus {
+  PeerId taker;
+  PeerId giver;               // server_peer_id for the file service
+  std::string path;
+  ByteRange range;
+  double age_seconds = 0;
+};
+struct ServerSnapshot {
+  std::size_t clients = 0;    // connected (registered) peers
+  std::vector<PeerStatus> peers;
+  std::vector<FileStatus> files;
+  std::vector<TransferStatus> transfers;
+  std::uint64_t bytes_from_peers = 0;    // verified bytes delivered peer-to-peer
+  std::uint64_t bytes_from_server = 0;   // verified bytes delivered by the file service
+  std::uint64_t chunks_from_peers = 0;
+  std::uint64_t chunks_from_server = 0;
+  std::uint64_t hash_failures = 0;
+  std::uint64_t transfers_failed = 0;    // completed without hash, timed out, or peer left
+  std::uint64_t protocol_errors = 0;
+  double rate_from_peers = 0;            // bytes/s, recent window
+  double rate_from_server = 0;
+};
+
+class Server {
+ public:
+  Server(ServerConfig config, FileCatalog& catalog);
+
+  // A control connection was accepted. remote_ip = the client's address; local_ip = our address on
+  // that connection (handed out as the file service's host in `transfer`).
+  void on_connect(ConnId conn, std::string remote_ip, std::string local_ip, TimePoint now);
+  // Bytes arrived on a control connection (any split: partial frames, many frames).
+  void on_data(ConnId conn, std::string_view bytes, TimePoint now);
+  // The connection closed (by the peer or after a CloseConn). Its transfers are rescheduled.
+  void on_disconnect(ConnId conn, TimePoint now);
+  // Call when now >= next_timeout(): expires transfers, reschedules.
+  void on_timeout(TimePoint now);
+  std::optional<TimePoint> next_timeout() const;
+
+  // Pop the next action; false when there is none.
+  bool poll_action(ServerAction& out);
+
+  // The server's own HTTP file service received a GET from `peer_id` for `path`/`range`:
+  // ok iff that peer is registered and the server scheduled exactly this transfer to it.
+  FileServiceVerdict authorize_file_service(std::string_view peer_id, std::string_view path,
+                                            ByteRange range, TimePoint now);
+
+  ServerSnapshot snapshot(TimePoint now) const;
+
+ private:
+  // implementation (see server.hpp body)
+};
+
+}  // namespace pdtp::core
