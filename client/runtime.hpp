@@ -1,0 +1,661 @@
+// dsclient's network runtime, written once over the transport concept. It drives the pure client
+// core: one control connection to the server, outgoing transfers to peers, a listener that serves
+// other peers, and the output (a .part file, or an in-order pipe).
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include <asio.hpp>
+
+#include "output.hpp"
+#include "pdtp/core/client.hpp"
+#include "pdtp/core/sha256.hpp"
+#include "pdtp/http/head.hpp"
+#include "pdtp/http/peer.hpp"
+#include "pdtp/http/range_header.hpp"
+#include "pdtp/transport/buffer.hpp"
+#include "pdtp/transport/concept.hpp"
+#include "pdtp/transport/stream_io.hpp"
+#include "pdtp/wire/url.hpp"
+#include "progress.hpp"
+
+namespace pdtp::client {
+
+struct ClientOptions {
+  std::string server_host;
+  std::uint16_t server_port = 6086;
+  std::string url;                        // wire name: http://host/path
+  std::string path;                       // normalized path
+  std::string output;                     // file name, or "-" for stdout
+  std::optional<asio::ip::address> bind;  // local address for every socket
+  std::uint16_t listen_port = 0;
+  std::size_t window_chunks = 64;
+  bool seed = false;
+  bool quiet = false;
+  std::chrono::milliseconds io_timeout{30000};
+};
+
+template <transport::StreamTransport Transport>
+class ClientRuntime {
+  using Stream = typename Transport::stream;
+
+ public:
+  ClientRuntime(asio::io_context& io, ClientOptions opt, std::string client_id)
+      : io_(io), opt_(std::move(opt)), client_id_(std::move(client_id)), core_(make_config()), timer_(io),
+        progress_(io, opt_.quiet) {}
+
+  // Runs until the download completes (or, seeding, until stop()). Returns the process exit code.
+  int run() {
+    asio::co_spawn(io_, main_task(), [this](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          fail(std::string("internal error: ") + ex.what());
+        }
+      }
+    });
+    io_.run();
+    return exit_code_;
+  }
+
+  void stop() {
+    if (finished_ && exit_code_ == 0) {
+      shutdown();
+      return;
+    }
+    fail("interrupted");
+  }
+
+ private:
+  core::ClientConfig make_config() {
+    core::ClientConfig c;
+    c.client_id = client_id_;
+    c.url = opt_.url;
+    c.in_order = opt_.output == "-";
+    c.window_chunks = opt_.window_chunks;
+    c.seed = opt_.seed;
+    in_order_ = c.in_order;
+    return c;
+  }
+  static core::TimePoint now() { return core::Clock::now(); }
+
+  asio::awaitable<void> main_task() {
+    // Listen first: register carries our port.
+    try {
+      asio::ip::address listen_addr = opt_.bind ? *opt_.bind : asio::ip::address(asio::ip::address_v4::any());
+      acceptor_.emplace(Transport::listen(io_.get_executor(), {listen_addr, opt_.listen_port}));
+    } catch (const std::exception& e) {
+      fail("cannot listen on port " + std::to_string(opt_.listen_port) + ": " + e.what());
+      co_return;
+    }
+    listen_port_ = acceptor_->local_endpoint().port();
+    asio::co_spawn(io_, accept_peers(), asio::detached);
+
+    asio::error_code ec;
+    asio::ip::tcp::resolver resolver(io_);
+    auto results = co_await resolver.async_resolve(opt_.server_host, std::to_string(opt_.server_port),
+                                                   asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      fail("cannot resolve server " + opt_.server_host + ": " + ec.message());
+      co_return;
+    }
+    std::string last_error = "no address";
+    for (const auto& r : results) {
+      try {
+        control_.emplace(co_await Transport::connect(r.endpoint(), opt_.bind));
+        break;
+      } catch (const std::exception& e) {
+        last_error = e.what();
+      }
+    }
+    if (!control_) {
+      fail("cannot connect to server " + opt_.server_host + ":" + std::to_string(opt_.server_port) + ": " +
+           last_error);
+      co_return;
+    }
+    out_ = std::make_shared<transport::Outbox<Stream>>(*control_);
+    core_config_listen_port();
+    core_.start(now());
+    drain();
+    progress_.start([this] { return progress_snapshot(); });
+
+    char buf[16384];
+    for (;;) {
+      std::size_t n =
+          co_await control_->async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      core_.on_control_data(std::string_view(buf, n), now());
+      drain();
+      if (done_) co_return;
+    }
+    if (!done_) {
+      core_.on_control_closed(now());
+      drain();
+    }
+  }
+
+  void core_config_listen_port() {
+    // The core was built before we knew our port; rebuild its config with the bound port.
+    core::ClientConfig c = make_config();
+    c.listen_port = listen_port_;
+    core_ = core::Client(c);
+  }
+
+  // ---- carrying out the core's actions ----
+
+  void drain() {
+    core::ClientAction a;
+    while (!done_ && core_.poll_action(a)) {
+      std::visit([this](auto& act) { handle(act); }, a);
+    }
+    rearm_timer();
+  }
+
+  void handle(core::SendControl& a) {
+    if (out_) out_->push(std::move(a.bytes));
+  }
+  void handle(core::StartTransfer& a) {
+    // Backpressure: while the pipe's reader is behind by a whole window, fetch nothing new.
+    if (a.method == TransferMethod::get && in_order_ && stdout_queue_.size() >= opt_.window_chunks) {
+      deferred_.push_back(std::move(a));
+      return;
+    }
+    if (a.method == TransferMethod::get)
+      asio::co_spawn(io_, run_get(std::move(a)), asio::detached);
+    else
+      asio::co_spawn(io_, run_put(std::move(a)), asio::detached);
+  }
+  void handle(core::ChunkVerified& a) {
+    auto it = pending_.find(a.chunk);
+    if (it == pending_.end()) return;
+    if (in_order_) {
+      held_[a.chunk] = std::move(it->second);
+    } else {
+      std::string err;
+      auto r = core_.chunk_range(a.chunk);
+      if (!part_ || !part_->write_at(r.min, it->second.data(), it->second.size(), err)) {
+        pending_.erase(it);
+        fail(err.empty() ? "no output file" : err);
+        return;
+      }
+    }
+    pending_.erase(a.chunk);
+  }
+  void handle(core::ChunkRejected& a) { pending_.erase(a.chunk); }
+  void handle(core::EmitChunk& a) {
+    auto it = held_.find(a.chunk);
+    if (it == held_.end()) {
+      fail("internal error: chunk " + std::to_string(a.chunk) + " to write is not held");
+      return;
+    }
+    stdout_queue_.push_back(std::move(it->second));
+    held_.erase(it);
+    write_stdout();
+  }
+  void handle(core::IncomingDecision& a) {
+    auto it = decisions_.find(a.token);
+    if (it == decisions_.end()) return;
+    it->second->authorized = a.authorized;
+    it->second->timer.cancel();
+  }
+  void handle(core::DownloadComplete&) {
+    finished_ = true;
+    if (!in_order_) {
+      std::string err;
+      if (core_.file_size() == 0 && !part_) ensure_part();
+      if (part_ && !part_->finish(err)) {
+        fail(err);
+        return;
+      }
+    }
+    maybe_exit();
+  }
+  void handle(core::DownloadFailed& a) { fail(a.reason); }
+
+  void ensure_part() {
+    if (part_ || in_order_ || !core_.has_info()) return;
+    std::string err;
+    part_ = PartFile::create(opt_.output, core_.file_size(), err);
+    if (!part_) fail(err);
+  }
+
+  void rearm_timer() {
+    auto next = core_.next_timeout();
+    if (!next || done_) return;
+    timer_.expires_at(*next);
+    timer_.async_wait([this](const asio::error_code& ec) {
+      if (ec || done_) return;
+      core_.on_timeout(now());
+      drain();
+    });
+  }
+
+  // ---- outgoing transfers ----
+
+  asio::awaitable<void> run_get(core::StartTransfer t) {
+    ensure_part();
+    std::string reason;
+    transport::AlignedBuffer data;
+    Sha256Hex hash;
+    bool ok = co_await fetch(t, data, hash, reason);
+    if (done_) co_return;
+    if (ok && (pending_.count(t.chunk) || core_.holds(t.chunk))) {
+      ok = false;
+      reason = "duplicate transfer of chunk " + std::to_string(t.chunk);
+    }
+    if (ok) {
+      pending_.emplace(t.chunk, std::move(data));
+      if (t.peer_id == server_peer_id) bytes_from_server_ += t.range.size();
+      core_.on_transfer_received(t.id, std::move(hash), now());
+    } else {
+      verbose("transfer of chunk %llu from %s failed: %s", static_cast<unsigned long long>(t.chunk),
+              t.peer_id.c_str(), reason.c_str());
+      core_.on_transfer_failed(t.id, reason, now());
+    }
+    drain();
+  }
+
+  asio::awaitable<bool> fetch(const core::StartTransfer& t, transport::AlignedBuffer& data, Sha256Hex& hash,
+                              std::string& reason) {
+    auto s = co_await connect_peer(t, reason);
+    if (!s) co_return false;
+    transport::Watchdog dog(io_.get_executor(), opt_.io_timeout, [&s] {
+      asio::error_code ig;
+      s->close(ig);
+    });
+    asio::error_code ec;
+    std::string req = http::make_peer_request(TransferMethod::get, url_host(t.url), opt_.path, t.range, client_id_, 0);
+    if (!co_await transport::write_all(*s, asio::buffer(req), ec)) {
+      reason = "send failed: " + ec.message();
+      co_return false;
+    }
+    std::string buf;
+    auto head_len = co_await transport::read_head(*s, buf, http::HttpLimits{}, ec);
+    if (!head_len) {
+      reason = dog.fired() ? "timed out" : head_len.error().message;
+      co_return false;
+    }
+    auto head = http::parse_response_head(std::string_view(buf).substr(0, *head_len));
+    buf.erase(0, *head_len);
+    if (!head) {
+      reason = "bad response: " + head.error().message;
+      co_return false;
+    }
+    if (head->status != 206 && head->status != 200) {
+      reason = "peer answered " + std::to_string(head->status) + " " + head->reason;
+      co_return false;
+    }
+    if (auto cr = head->header("Content-Range")) {
+      auto parsed = http::parse_content_range(*cr);
+      if (!parsed || parsed->range != t.range) {
+        reason = "peer sent the wrong range (" + std::string(*cr) + ")";
+        co_return false;
+      }
+    }
+    auto cl = head->header("Content-Length");
+    auto length = cl ? http::parse_content_length(*cl) : Result<std::uint64_t>(Errc::missing_field, "no length");
+    if (!length || *length != t.range.size()) {
+      reason = "peer sent a body of the wrong length";
+      co_return false;
+    }
+    data = transport::AlignedBuffer(t.range.size());
+    dog.arm();
+    if (!co_await transport::read_exact(*s, buf, data.data(), data.size(), ec)) {
+      reason = dog.fired() ? "timed out" : "connection lost: " + ec.message();
+      co_return false;
+    }
+    hash = sha256_hex(std::string_view(data.data(), data.size()));
+    co_return true;
+  }
+
+  asio::awaitable<void> run_put(core::StartTransfer t) {
+    std::string reason;
+    bool ok = co_await push(t, reason);
+    if (done_) co_return;
+    if (ok)
+      core_.on_transfer_sent(t.id, now());
+    else
+      core_.on_transfer_failed(t.id, reason, now());
+    drain();
+  }
+
+  asio::awaitable<bool> push(const core::StartTransfer& t, std::string& reason) {
+    transport::AlignedBuffer data(t.range.size());
+    if (!read_held(t.chunk, t.range, data)) {
+      reason = "chunk " + std::to_string(t.chunk) + " is not held";
+      co_return false;
+    }
+    auto s = co_await connect_peer(t, reason);
+    if (!s) co_return false;
+    transport::Watchdog dog(io_.get_executor(), opt_.io_timeout, [&s] {
+      asio::error_code ig;
+      s->close(ig);
+    });
+    asio::error_code ec;
+    std::string req =
+        http::make_peer_request(TransferMethod::put, url_host(t.url), opt_.path, t.range, client_id_, data.size());
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(req), asio::buffer(data.data(), data.size())};
+    if (!co_await transport::write_all(*s, bufs, ec)) {
+      reason = "send failed: " + ec.message();
+      co_return false;
+    }
+    std::string buf;
+    auto head_len = co_await transport::read_head(*s, buf, http::HttpLimits{}, ec);
+    if (!head_len) {
+      reason = head_len.error().message;
+      co_return false;
+    }
+    auto head = http::parse_response_head(std::string_view(buf).substr(0, *head_len));
+    if (!head || head->status / 100 != 2) {
+      reason = head ? "peer answered " + std::to_string(head->status) : head.error().message;
+      co_return false;
+    }
+    co_return true;
+  }
+
+  asio::awaitable<std::optional<Stream>> connect_peer(const core::StartTransfer& t, std::string& reason) {
+    asio::error_code ec;
+    auto addr = asio::ip::make_address(t.host, ec);
+    if (ec) {
+      reason = "bad peer address '" + t.host + "'";
+      co_return std::nullopt;
+    }
+    try {
+      co_return co_await Transport::connect({addr, t.port}, opt_.bind);
+    } catch (const std::exception& e) {
+      reason = "cannot connect to " + t.host + ":" + std::to_string(t.port) + ": " + e.what();
+      co_return std::nullopt;
+    }
+  }
+
+  static std::string url_host(std::string_view url) {
+    auto u = parse_http_url(url);
+    return u ? u->host : std::string();
+  }
+
+  // Bytes of a chunk we hold: from memory (pipe window) or from the .part file.
+  bool read_held(ChunkIndex chunk, ByteRange r, transport::AlignedBuffer& out) {
+    if (!core_.holds(chunk)) return false;
+    if (in_order_) {
+      auto it = held_.find(chunk);
+      if (it == held_.end() || it->second.size() != out.size()) return false;
+      std::memcpy(out.data(), it->second.data(), out.size());
+      return true;
+    }
+    return part_ && part_->read_at(r.min, out.data(), out.size());
+  }
+
+  // ---- serving other peers ----
+
+  struct Decision {
+    explicit Decision(asio::io_context& io) : timer(io) {}
+    asio::steady_timer timer;
+    std::optional<bool> authorized;
+  };
+
+  asio::awaitable<void> accept_peers() {
+    for (;;) {
+      asio::error_code ec;
+      Stream s(io_);
+      co_await acceptor_->async_accept(s, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
+        continue;
+      }
+      Transport::prepare_accepted(s);
+      asio::co_spawn(io_, serve_peer(std::move(s)), asio::detached);
+    }
+  }
+
+  template <class S>
+  static asio::awaitable<void> reply(S& s, int status, std::string_view text) {
+    std::string head = "HTTP/1.1 " + std::to_string(status) + " " + std::string(http::reason_phrase(status)) +
+                       "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(text.size()) +
+                       "\r\nConnection: close\r\n\r\n" + std::string(text);
+    asio::error_code ec;
+    co_await transport::write_all(s, asio::buffer(head), ec);
+  }
+
+  asio::awaitable<void> serve_peer(Stream s) {
+    transport::Watchdog dog(io_.get_executor(), opt_.io_timeout, [&s] {
+      asio::error_code ig;
+      s.close(ig);
+    });
+    std::string buf;
+    asio::error_code ec;
+    auto head_len = co_await transport::read_head(s, buf, http::HttpLimits{}, ec);
+    if (!head_len) {
+      if (!ec && head_len.error().code != Errc::incomplete)
+        co_await reply(s, http::status_for(head_len.error()), head_len.error().message + "\n");
+      co_return;
+    }
+    auto head = http::parse_request_head(std::string_view(buf).substr(0, *head_len));
+    buf.erase(0, *head_len);
+    if (!head) {
+      co_await reply(s, http::status_for(head.error()), head.error().message + "\n");
+      co_return;
+    }
+    auto req = http::interpret_peer_request(*head);
+    if (!req) {
+      co_await reply(s, http::status_for(req.error()), req.error().message + "\n");
+      co_return;
+    }
+    if (!core_.has_info() || req->path != opt_.path) {
+      co_await reply(s, 404, "this peer does not serve " + req->path + "\n");
+      co_return;
+    }
+    if (!req->range_header) {
+      co_await reply(s, 416, "a Range header is required\n");
+      co_return;
+    }
+    auto range = http::parse_range_header(*req->range_header, core_.file_size());
+    if (!range) {
+      co_await reply(s, http::status_for(range.error()), range.error().message + "\n");
+      co_return;
+    }
+    std::string peer_ip = Transport::remote_ip(s);
+    auto token = core_.on_incoming_request(req->method, peer_ip, req->peer_id, req->path, *range, now());
+    if (!token) {
+      int st = token.error().message.empty() ? 404 : 404;
+      switch (token.error().code) {
+        case Errc::bad_range:
+        case Errc::unaligned_range: st = 416; break;
+        default: st = 404;
+      }
+      co_await reply(s, st, token.error().message + "\n");
+      co_return;
+    }
+    auto decision = std::make_shared<Decision>(io_);
+    decisions_.emplace(*token, decision);
+    drain();
+    decision->timer.expires_after(opt_.io_timeout);
+    co_await decision->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    decisions_.erase(*token);
+    if (done_) co_return;
+    if (!decision->authorized || !*decision->authorized) {
+      co_await reply(s, 403, "the server did not authorize this transfer\n");
+      co_return;
+    }
+    ChunkIndex chunk = range->min / core_.chunk_size();
+    if (req->method == TransferMethod::get) {
+      transport::AlignedBuffer data(range->size());
+      if (!read_held(chunk, *range, data)) {
+        co_await reply(s, 404, "chunk no longer held\n");
+        co_return;
+      }
+      std::string out = http::make_response(206, client_id_, std::make_pair(*range, core_.file_size()), data.size());
+      std::array<asio::const_buffer, 2> bufs{asio::buffer(out), asio::buffer(data.data(), data.size())};
+      co_await transport::write_all(s, bufs, ec);
+      co_return;
+    }
+    // PUT: another peer pushes a chunk we want.
+    if (!req->content_length || *req->content_length != range->size()) {
+      co_await reply(s, 400, "Content-Length must equal the range size\n");
+      co_return;
+    }
+    transport::AlignedBuffer data(range->size());
+    dog.arm();
+    if (!co_await transport::read_exact(s, buf, data.data(), data.size(), ec)) co_return;
+    if (done_) co_return;
+    if (pending_.count(chunk) || core_.holds(chunk)) {
+      co_await reply(s, 409, "chunk already received\n");
+      co_return;
+    }
+    Sha256Hex hash = sha256_hex(std::string_view(data.data(), data.size()));
+    pending_.emplace(chunk, std::move(data));
+    core_.on_incoming_put_received(*token, std::move(hash), now());
+    drain();
+    co_await reply(s, 201, "stored\n");
+  }
+
+  // ---- stdout (pipe) ----
+
+  void write_stdout() {
+    while (!deferred_.empty() && stdout_queue_.size() < opt_.window_chunks) {
+      asio::co_spawn(io_, run_get(std::move(deferred_.front())), asio::detached);
+      deferred_.pop_front();
+    }
+    if (!stdout_busy_ && !stdout_queue_.empty() && is_seekable(STDOUT_FILENO)) {
+      // A regular file cannot be polled: write it directly.
+      while (!stdout_queue_.empty()) {
+        auto& b = stdout_queue_.front();
+        std::size_t done = 0;
+        while (done < b.size()) {
+          ssize_t w = ::write(STDOUT_FILENO, b.data() + done, b.size() - done);
+          if (w < 0 && errno == EINTR) continue;
+          if (w <= 0) {
+            fail(std::string("cannot write to standard output: ") + std::strerror(errno));
+            return;
+          }
+          done += static_cast<std::size_t>(w);
+        }
+        bytes_written_ += b.size();
+        stdout_queue_.pop_front();
+      }
+    }
+    if (stdout_busy_ || stdout_queue_.empty()) {
+      if (!stdout_busy_ && stdout_queue_.empty()) maybe_exit();
+      return;
+    }
+    stdout_busy_ = true;
+    if (!stdout_) {
+      stdout_.emplace(io_);
+      asio::error_code ec;
+      stdout_->assign(::dup(STDOUT_FILENO), ec);
+      if (ec) {
+        fail("cannot write to standard output: " + ec.message());
+        return;
+      }
+    }
+    asio::async_write(*stdout_, asio::buffer(stdout_queue_.front().data(), stdout_queue_.front().size()),
+                      [this](const asio::error_code& ec, std::size_t n) {
+                        stdout_busy_ = false;
+                        if (ec) {
+                          fail("cannot write to standard output: " + ec.message());
+                          return;
+                        }
+                        bytes_written_ += n;
+                        stdout_queue_.pop_front();
+                        write_stdout();
+                      });
+  }
+
+  // ---- ending ----
+
+  void maybe_exit() {
+    if (!finished_ || done_) return;
+    if (in_order_ && (stdout_busy_ || !stdout_queue_.empty())) return;
+    if (opt_.seed) {
+      if (!announced_seed_) {
+        announced_seed_ = true;
+        progress_.finish(summary());
+        std::fprintf(stderr, "dsclient: download complete; seeding until interrupted\n");
+      }
+      return;
+    }
+    progress_.finish(summary());
+    shutdown();
+  }
+
+  std::string summary() {
+    const double total = static_cast<double>(core_.file_size());
+    const double peers = static_cast<double>(core_.bytes_from_peers());
+    char line[256];
+    std::snprintf(line, sizeof line, "%s: %llu bytes, %.0f%% from peers",
+                  opt_.output == "-" ? "stdout" : opt_.output.c_str(),
+                  static_cast<unsigned long long>(core_.file_size()), total > 0 ? 100.0 * peers / total : 0.0);
+    return line;
+  }
+
+  Progress::Snapshot progress_snapshot() const {
+    return {core_.has_info() ? core_.file_size() : 0, core_.bytes_verified(), core_.bytes_from_peers()};
+  }
+
+  void fail(const std::string& reason) {
+    if (done_) return;
+    progress_.abort();
+    std::fprintf(stderr, "dsclient: %s\n", reason.c_str());
+    if (part_) part_->remove();
+    exit_code_ = 1;
+    shutdown();
+  }
+
+  void shutdown() {
+    done_ = true;
+    asio::error_code ig;
+    if (acceptor_) acceptor_->close(ig);
+    if (control_) control_->close(ig);
+    timer_.cancel();
+    progress_.stop();
+    for (auto& [t, d] : decisions_) d->timer.cancel();
+    io_.stop();
+  }
+
+  template <class... A>
+  void verbose(const char* fmt, A... a) {
+    if (std::getenv("DSCLIENT_DEBUG")) {
+      std::fprintf(stderr, "dsclient: ");
+      std::fprintf(stderr, fmt, a...);
+      std::fputc('\n', stderr);
+    }
+  }
+
+  asio::io_context& io_;
+  ClientOptions opt_;
+  std::string client_id_;
+  bool in_order_ = false;
+  core::Client core_;
+  asio::steady_timer timer_;
+  Progress progress_;
+  std::optional<typename Transport::acceptor> acceptor_;
+  std::uint16_t listen_port_ = 0;
+  std::optional<Stream> control_;
+  std::shared_ptr<transport::Outbox<Stream>> out_;
+  std::optional<PartFile> part_;
+  std::unordered_map<ChunkIndex, transport::AlignedBuffer> pending_;  // received, awaiting hash_verify
+  std::map<ChunkIndex, transport::AlignedBuffer> held_;               // pipe: verified, not yet written
+  std::deque<transport::AlignedBuffer> stdout_queue_;
+  std::deque<core::StartTransfer> deferred_;
+  std::optional<asio::posix::stream_descriptor> stdout_;
+  bool stdout_busy_ = false;
+  std::uint64_t bytes_written_ = 0;
+  std::uint64_t bytes_from_server_ = 0;
+  std::unordered_map<core::RequestToken, std::shared_ptr<Decision>> decisions_;
+  bool finished_ = false;
+  bool announced_seed_ = false;
+  bool done_ = false;
+  int exit_code_ = 0;
+};
+
+}  // namespace pdtp::client

@@ -1,0 +1,45 @@
+// dstream: serve every file under a directory to a PDTP peer-to-peer swarm.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include <asio.hpp>
+
+#include "catalog.hpp"
+#include "cli.hpp"
+#include "runtime.hpp"
+
+int main(int argc, char** argv) {
+  using namespace pdtp::server;
+  auto cli = parse_dstream_cli(argc, argv, std::cout, std::cerr);
+  if (!cli.settings) return cli.exit_code;
+  const ServerSettings& settings = *cli.settings;
+
+  std::signal(SIGPIPE, SIG_IGN);
+  asio::io_context io(1);
+  DirectoryCatalog catalog(settings.file_root, settings.chunk_size, settings.streaming);
+  ServerRuntime<pdtp::transport::Tcp> runtime(io, settings, catalog);
+  try {
+    runtime.start();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dstream: cannot listen on %s ports %u and %u: %s\n", settings.host.c_str(),
+                 static_cast<unsigned>(settings.port), static_cast<unsigned>(settings.http_port()), e.what());
+    return 1;
+  }
+  std::fprintf(stderr,
+               "dstream %s: serving %s (chunk size %llu bytes)\n"
+               "  control: pdtp://%s:%u/   status: http://%s:%u/status/\n",
+               PDTP_VERSION, settings.file_root.string().c_str(), static_cast<unsigned long long>(settings.chunk_size),
+               settings.host.c_str(), static_cast<unsigned>(runtime.control_port()), settings.host.c_str(),
+               static_cast<unsigned>(runtime.http_port()));
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const asio::error_code& ec, int sig) {
+    if (ec) return;
+    std::fprintf(stderr, "dstream: signal %d, shutting down\n", sig);
+    runtime.stop();
+    io.stop();
+  });
+  io.run();
+  return 0;
+}

@@ -1,0 +1,328 @@
+// dstream's network runtime, written once over the transport concept: control connections drive
+// the pure server core; the HTTP port serves the status page and the server's own file service.
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include <asio.hpp>
+
+#include "catalog.hpp"
+#include "pdtp/core/server.hpp"
+#include "pdtp/http/peer.hpp"
+#include "pdtp/http/range_header.hpp"
+#include "pdtp/transport/buffer.hpp"
+#include "pdtp/transport/concept.hpp"
+#include "pdtp/transport/stream_io.hpp"
+#include "pdtp/transport/tcp.hpp"
+#include "settings.hpp"
+#include "status.hpp"
+
+namespace pdtp::server {
+
+// Log lines go to stderr; `quiet` keeps only start-up and errors.
+class Log {
+ public:
+  explicit Log(bool quiet) : quiet_(quiet) {}
+  template <class... A>
+  void info(const char* fmt, A... a) const {
+    if (!quiet_) line(fmt, a...);
+  }
+  template <class... A>
+  void always(const char* fmt, A... a) const {
+    line(fmt, a...);
+  }
+
+ private:
+  template <class... A>
+  static void line(const char* fmt, A... a) {
+    std::fprintf(stderr, "dstream: ");
+    if constexpr (sizeof...(A) == 0)
+      std::fputs(fmt, stderr);
+    else
+      std::fprintf(stderr, fmt, a...);
+    std::fputc('\n', stderr);
+  }
+  bool quiet_;
+};
+
+template <transport::StreamTransport Transport>
+class ServerRuntime {
+  using Stream = typename Transport::stream;
+
+ public:
+  ServerRuntime(asio::io_context& io, const ServerSettings& settings, DirectoryCatalog& catalog)
+      : io_(io),
+        settings_(settings),
+        catalog_(catalog),
+        core_(make_core_config(settings), catalog),
+        timer_(io),
+        log_(settings.quiet),
+        started_(std::chrono::steady_clock::now()) {}
+
+  // Bind both ports (throws asio::system_error naming nothing; the caller reports it) and start serving.
+  void start() {
+    auto addr = asio::ip::make_address(settings_.host);
+    control_ = std::make_unique<typename Transport::acceptor>(
+        Transport::listen(io_.get_executor(), {addr, settings_.port}));
+    http_ = std::make_unique<asio::ip::tcp::acceptor>(
+        transport::Tcp::listen(io_.get_executor(), {addr, settings_.http_port()}));
+    asio::co_spawn(io_, accept_control(), asio::detached);
+    asio::co_spawn(io_, accept_http(), asio::detached);
+  }
+
+  std::uint16_t control_port() const { return control_->local_endpoint().port(); }
+  std::uint16_t http_port() const { return http_->local_endpoint().port(); }
+  void stop() {
+    asio::error_code ec;
+    if (control_) control_->close(ec);
+    if (http_) http_->close(ec);
+    for (auto& [id, c] : conns_) c->stream.close(ec);
+    timer_.cancel();
+  }
+
+ private:
+  struct ControlConn {
+    explicit ControlConn(Stream s) : stream(std::move(s)) {}
+    Stream stream;
+    std::shared_ptr<transport::Outbox<Stream>> out;
+    std::string remote;
+    bool closed = false;
+  };
+
+  static core::ServerConfig make_core_config(const ServerSettings& s) {
+    core::ServerConfig c;
+    c.file_service_port = s.http_port();
+    c.peer_upload_slots = s.peer_upload_slots;
+    c.peer_download_slots = s.peer_download_slots;
+    c.file_service_slots = s.file_service_slots;
+    c.transfer_timeout = std::chrono::milliseconds(s.transfer_timeout_ms);
+    c.seed = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    return c;
+  }
+
+  static core::TimePoint now() { return core::Clock::now(); }
+
+  asio::awaitable<void> accept_control() {
+    for (;;) {
+      asio::error_code ec;
+      Stream s(io_);
+      co_await control_->async_accept(s, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !control_->is_open()) co_return;
+        log_.info("accept failed: %s", ec.message().c_str());
+        continue;
+      }
+      Transport::prepare_accepted(s);
+      auto conn = std::make_shared<ControlConn>(std::move(s));
+      conn->out = std::make_shared<transport::Outbox<Stream>>(conn->stream);
+      conn->remote = Transport::remote_ip(conn->stream);
+      core::ConnId id = next_conn_++;
+      conns_.emplace(id, conn);
+      log_.info("control connection %llu from %s", static_cast<unsigned long long>(id), conn->remote.c_str());
+      core_.on_connect(id, conn->remote, Transport::local_ip(conn->stream), now());
+      drain();
+      asio::co_spawn(io_, read_control(id, conn), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> read_control(core::ConnId id, std::shared_ptr<ControlConn> conn) {
+    char buf[16384];
+    for (;;) {
+      asio::error_code ec;
+      std::size_t n =
+          co_await conn->stream.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || conn->closed) break;
+      core_.on_data(id, std::string_view(buf, n), now());
+      drain();
+    }
+    if (conns_.erase(id)) {
+      log_.info("control connection %llu from %s closed", static_cast<unsigned long long>(id), conn->remote.c_str());
+      core_.on_disconnect(id, now());
+      drain();
+    }
+  }
+
+  // Carry out what the core asked for, then re-arm its timer.
+  void drain() {
+    core::ServerAction action;
+    while (core_.poll_action(action)) {
+      if (auto* send = std::get_if<core::SendFrame>(&action)) {
+        auto it = conns_.find(send->conn);
+        if (it != conns_.end()) it->second->out->push(std::move(send->bytes));
+      } else if (auto* close = std::get_if<core::CloseConn>(&action)) {
+        auto it = conns_.find(close->conn);
+        if (it != conns_.end()) {
+          log_.info("closing control connection %llu (%s)", static_cast<unsigned long long>(close->conn),
+                    it->second->remote.c_str());
+          it->second->closed = true;
+          it->second->out->close_after_flush();
+        }
+      }
+    }
+    rearm_timer();
+  }
+
+  void rearm_timer() {
+    auto next = core_.next_timeout();
+    if (!next) return;
+    if (timer_armed_ && armed_for_ <= *next) return;
+    timer_armed_ = true;
+    armed_for_ = *next;
+    timer_.expires_at(*next);
+    timer_.async_wait([this](const asio::error_code& ec) {
+      if (ec) return;
+      timer_armed_ = false;
+      core_.on_timeout(now());
+      drain();
+    });
+  }
+
+  // ---- HTTP: status page and the file service ----
+
+  asio::awaitable<void> accept_http() {
+    for (;;) {
+      asio::error_code ec;
+      asio::ip::tcp::socket s(io_);
+      co_await http_->async_accept(s, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !http_->is_open()) co_return;
+        continue;
+      }
+      transport::Tcp::prepare_accepted(s);
+      asio::co_spawn(io_, http_session(std::move(s)), asio::detached);
+    }
+  }
+
+  template <class S>
+  static asio::awaitable<bool> respond(S& s, int status, std::string_view content_type, std::string_view body,
+                                       std::string_view extra_headers = {}) {
+    std::string head = "HTTP/1.1 " + std::to_string(status) + " " + std::string(http::reason_phrase(status)) +
+                       "\r\nContent-Type: " + std::string(content_type) +
+                       "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nCache-Control: no-store\r\n" +
+                       std::string(extra_headers) + "\r\n";
+    asio::error_code ec;
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body.data(), body.size())};
+    co_return co_await transport::write_all(s, bufs, ec);
+  }
+
+  StatusInfo status_info() {
+    StatusInfo info;
+    info.version = PDTP_VERSION;
+    info.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    info.vhost = settings_.vhost;
+    info.port = settings_.port;
+    info.http_port = settings_.http_port();
+    info.files_on_disk = catalog_.list();
+    return info;
+  }
+
+  asio::awaitable<void> http_session(asio::ip::tcp::socket s) {
+    std::string buf;
+    const http::HttpLimits limits;
+    transport::Watchdog dog(s.get_executor(), std::chrono::seconds(30), [&s] {
+      asio::error_code ig;
+      s.close(ig);
+    });
+    for (;;) {
+      asio::error_code ec;
+      auto head_len = co_await transport::read_head(s, buf, limits, ec);
+      if (!head_len) {
+        if (!ec && head_len.error().code != Errc::incomplete) {
+          int st = http::status_for(head_len.error());
+          co_await respond(s, st, "text/plain", std::string(head_len.error().message) + "\n", "Connection: close\r\n");
+        }
+        co_return;
+      }
+      dog.arm();
+      auto head = http::parse_request_head(std::string_view(buf).substr(0, *head_len), limits);
+      buf.erase(0, *head_len);
+      if (!head) {
+        co_await respond(s, http::status_for(head.error()), "text/plain", head.error().message + "\n",
+                         "Connection: close\r\n");
+        co_return;
+      }
+      bool keep = head->version_minor >= 1;
+      if (auto c = head->header("Connection")) keep = keep && !(c->find("close") != std::string_view::npos);
+      bool ok = co_await route(s, *head, buf);
+      if (!ok || !keep) co_return;
+    }
+  }
+
+  template <class S>
+  asio::awaitable<bool> route(S& s, const http::RequestHead& head, std::string& buf) {
+    const std::string& t = head.target;
+    if (head.method == "GET" || head.method == "HEAD") {
+      if (t == "/" || t == "/status")
+        co_return co_await respond(s, 301, "text/plain", "see /status/\n", "Location: /status/\r\n");
+      if (t == "/status/" || t == "/status/index.html")
+        co_return co_await respond(s, 200, "text/html; charset=utf-8",
+                                   render_status_html(core_.snapshot(now()), status_info()));
+      if (t == "/status.json")
+        co_return co_await respond(s, 200, "application/json", render_status_json(core_.snapshot(now()), status_info()));
+      if (t == "/metrics")
+        co_return co_await respond(s, 200, "text/plain; version=0.0.4",
+                                   render_metrics(core_.snapshot(now()), status_info()));
+    }
+    co_return co_await file_service(s, head, buf);
+  }
+
+  // The server as a peer that holds every file: GET with Range, authorized by the core.
+  template <class S>
+  asio::awaitable<bool> file_service(S& s, const http::RequestHead& head, std::string& buf) {
+    auto req = http::interpret_peer_request(head);
+    if (!req) co_return co_await respond(s, http::status_for(req.error()), "text/plain", req.error().message + "\n");
+    if (req->method != TransferMethod::get)
+      co_return co_await respond(s, 405, "text/plain", "the file service only answers GET\n", "Allow: GET\r\n");
+    (void)buf;
+    auto file = catalog_.open(req->path);
+    if (!file) co_return co_await respond(s, 404, "text/plain", "no such file: " + req->path + "\n");
+    if (!req->range_header) co_return co_await respond(s, 416, "text/plain", "a Range header is required\n");
+    auto range = http::parse_range_header(*req->range_header, file->size);
+    if (!range) co_return co_await respond(s, http::status_for(range.error()), "text/plain", range.error().message + "\n");
+    auto verdict = core_.authorize_file_service(req->peer_id, req->path, *range, now());
+    switch (verdict) {
+      case core::FileServiceVerdict::ok: break;
+      case core::FileServiceVerdict::unknown_file:
+        co_return co_await respond(s, 404, "text/plain", "no such file: " + req->path + "\n");
+      case core::FileServiceVerdict::bad_range:
+        co_return co_await respond(s, 416, "text/plain", "range not servable\n");
+      default:
+        log_.info("file service refused %s %s to peer '%s'", req->path.c_str(), req->range_header->c_str(),
+                  req->peer_id.c_str());
+        co_return co_await respond(s, 403, "text/plain", "no transfer of this range was scheduled for this peer\n");
+    }
+    transport::AlignedBuffer data(range->size());
+    std::size_t got = 0;
+    while (got < data.size()) {
+      ssize_t n = ::pread(file->fd, data.data() + got, data.size() - got, static_cast<off_t>(range->min + got));
+      if (n <= 0) co_return co_await respond(s, 500, "text/plain", "read error\n");
+      got += static_cast<std::size_t>(n);
+    }
+    std::string out = http::make_response(206, server_peer_id, std::make_pair(*range, file->size), data.size());
+    asio::error_code ec;
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(out), asio::buffer(data.data(), data.size())};
+    co_return co_await transport::write_all(s, bufs, ec);
+  }
+
+  asio::io_context& io_;
+  ServerSettings settings_;
+  DirectoryCatalog& catalog_;
+  core::Server core_;
+  asio::steady_timer timer_;
+  bool timer_armed_ = false;
+  core::TimePoint armed_for_{};
+  Log log_;
+  std::chrono::steady_clock::time_point started_;
+  std::unique_ptr<typename Transport::acceptor> control_;
+  std::unique_ptr<asio::ip::tcp::acceptor> http_;
+  std::unordered_map<core::ConnId, std::shared_ptr<ControlConn>> conns_;
+  core::ConnId next_conn_ = 1;
+};
+
+}  // namespace pdtp::server

@@ -1,0 +1,134 @@
+// Coroutine helpers over any transport stream: HTTP heads, exact reads, writes, and a watchdog
+// that closes a stream whose peer stalls. I/O errors come back as error codes, never exceptions.
+#pragma once
+
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <asio.hpp>
+
+#include "pdtp/http/head.hpp"
+#include "pdtp/result.hpp"
+
+namespace pdtp::transport {
+
+// Closes `close` when it fires; re-armed on progress. Cancel it when the exchange is over.
+class Watchdog {
+ public:
+  Watchdog(const asio::any_io_executor& ex, std::chrono::milliseconds limit, std::function<void()> on_expiry)
+      : timer_(ex), limit_(limit), on_expiry_(std::move(on_expiry)), fired_(std::make_shared<bool>(false)) {
+    arm();
+  }
+  ~Watchdog() { timer_.cancel(); }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+  void arm() {
+    timer_.expires_after(limit_);
+    timer_.async_wait([fired = fired_, fn = on_expiry_](const asio::error_code& ec) {
+      if (!ec) {
+        *fired = true;
+        fn();
+      }
+    });
+  }
+  void disarm() { timer_.cancel(); }
+  bool fired() const { return *fired_; }
+
+ private:
+  asio::steady_timer timer_;
+  std::chrono::milliseconds limit_;
+  std::function<void()> on_expiry_;
+  std::shared_ptr<bool> fired_;
+};
+
+// Read until a whole HTTP head is buffered. On success the head is the first `*result` bytes of
+// `buf`; anything after it (a body's start) stays in `buf` too.
+template <class Stream>
+asio::awaitable<Result<std::size_t>> read_head(Stream& s, std::string& buf, const http::HttpLimits& limits,
+                                              asio::error_code& ec) {
+  for (;;) {
+    auto end = http::find_head_end(buf, limits);
+    if (end.ok() || end.error().code != Errc::incomplete) co_return end;
+    char tmp[4096];
+    std::size_t n = co_await s.async_read_some(asio::buffer(tmp), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return Error{Errc::incomplete, ec == asio::error::eof ? "connection closed" : ec.message()};
+    buf.append(tmp, n);
+  }
+}
+
+// Fill [out, out+n): first from what `buf` already holds (consumed), then from the stream.
+template <class Stream>
+asio::awaitable<bool> read_exact(Stream& s, std::string& buf, char* out, std::size_t n, asio::error_code& ec) {
+  std::size_t have = std::min(n, buf.size());
+  std::memcpy(out, buf.data(), have);
+  buf.erase(0, have);
+  if (have < n)
+    co_await asio::async_read(s, asio::buffer(out + have, n - have), asio::redirect_error(asio::use_awaitable, ec));
+  co_return !ec;
+}
+
+template <class Stream, class Buffers>
+asio::awaitable<bool> write_all(Stream& s, const Buffers& buffers, asio::error_code& ec) {
+  co_await asio::async_write(s, buffers, asio::redirect_error(asio::use_awaitable, ec));
+  co_return !ec;
+}
+
+// An ordered queue of frames written one after another on a stream that is read elsewhere.
+template <class Stream>
+class Outbox : public std::enable_shared_from_this<Outbox<Stream>> {
+ public:
+  explicit Outbox(Stream& s) : s_(s) {}
+  void push(std::string bytes) {
+    if (closed_) return;
+    queue_.push_back(std::move(bytes));
+    if (!writing_) write_next();
+  }
+  // Close the stream once everything queued so far is written.
+  void close_after_flush() {
+    close_pending_ = true;
+    if (!writing_) finish();
+  }
+  void on_error(std::function<void(const asio::error_code&)> fn) { on_error_ = std::move(fn); }
+  std::size_t queued() const { return queue_.size(); }
+
+ private:
+  void write_next() {
+    if (queue_.empty()) {
+      writing_ = false;
+      if (close_pending_) finish();
+      return;
+    }
+    writing_ = true;
+    asio::async_write(s_, asio::buffer(queue_.front()),
+                      [self = this->shared_from_this()](const asio::error_code& ec, std::size_t) {
+                        if (ec) {
+                          self->writing_ = false;
+                          self->closed_ = true;
+                          self->queue_.clear();
+                          if (self->on_error_) self->on_error_(ec);
+                          return;
+                        }
+                        self->queue_.pop_front();
+                        self->write_next();
+                      });
+  }
+  void finish() {
+    if (closed_) return;
+    closed_ = true;
+    asio::error_code ignored;
+    s_.shutdown(asio::socket_base::shutdown_send, ignored);
+    s_.close(ignored);
+  }
+  Stream& s_;
+  std::deque<std::string> queue_;
+  bool writing_ = false;
+  bool close_pending_ = false;
+  bool closed_ = false;
+  std::function<void(const asio::error_code&)> on_error_;
+};
+
+}  // namespace pdtp::transport
