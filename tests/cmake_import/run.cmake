@@ -1,0 +1,21 @@
+# ctest driver: install the core from BINARY_DIR into a scratch prefix, then build and run a
+# separate project that finds it with find_package(pdtp).
+set(prefix ${WORK_DIR}/prefix)
+file(REMOVE_RECURSE ${WORK_DIR})
+execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${prefix} RESULT_VARIABLE rc OUTPUT_QUIET)
+if(rc)
+  message(FATAL_ERROR "cmake --install failed: ${rc}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/cmake_import -B ${WORK_DIR}/build
+                        -DCMAKE_PREFIX_PATH=${prefix} RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "configuring the importing project failed: ${rc}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "building the importing project failed: ${rc}")
+endif()
+execute_process(COMMAND ${WORK_DIR}/build/import_check RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "import_check failed: ${rc}")
+endif()
