@@ -1,0 +1,53 @@
+# Shared helpers for the integration scripts (sourced, not a test). Everything runs on loopback,
+# in a scratch directory removed on exit, and every process is bounded by a timeout.
+set -euo pipefail
+: "${DSTREAM:?set DSTREAM to the dstream binary}" "${DSCLIENT:?set DSCLIENT to the dsclient binary}"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pdtp-it.XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  [ -f "$WORK/dstream.log" ] && { echo "--- dstream log:" >&2; tail -n 30 "$WORK/dstream.log" >&2; }
+  exit 1
+}
+pass() { echo "ok: $*"; }
+
+port_in_use() { ss -Htln "sport = :$1" | grep -q .; }
+
+# Two consecutive free ports (control, control+1 for HTTP).
+pick_ports() {
+  for _ in $(seq 1 50); do
+    local p=$((20000 + RANDOM % 30000))
+    if ! port_in_use "$p" && ! port_in_use $((p + 1)); then
+      PORT=$p
+      HTTP=$((p + 1))
+      return 0
+    fi
+  done
+  fail "no free port pair"
+}
+
+# start_dstream ROOT [extra dstream args...]: sets PORT, HTTP, DSTREAM_PID.
+start_dstream() {
+  local root=$1
+  shift
+  pick_ports
+  "$DSTREAM" --host 127.0.0.1 --port "$PORT" --root "$root" "$@" >"$WORK/dstream.log" 2>&1 &
+  DSTREAM_PID=$!
+  PIDS+=("$DSTREAM_PID")
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$HTTP/status.json" >/dev/null 2>&1 && return 0
+    kill -0 "$DSTREAM_PID" 2>/dev/null || fail "dstream exited at start"
+    sleep 0.1
+  done
+  fail "dstream did not answer on port $HTTP"
+}
+
+status_json() { curl -sf "http://127.0.0.1:$HTTP/status.json"; }
