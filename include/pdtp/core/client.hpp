@@ -6,14 +6,20 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
+#include "pdtp/core/chunk_map.hpp"
 #include "pdtp/core/time.hpp"
 #include "pdtp/result.hpp"
+#include "pdtp/wire/frame.hpp"
+#include "pdtp/wire/message.hpp"
+#include "pdtp/wire/range.hpp"
 #include "pdtp/wire/types.hpp"
 
 namespace pdtp::core {
@@ -67,6 +73,18 @@ using ClientAction = std::variant<SendControl, StartTransfer, ChunkVerified, Chu
 
 enum class IncomingError { unknown_file, not_held, bad_range, not_wanted };
 
+// on_incoming_request's errors start with this name ("not_held: chunk 3 is not held here"); the
+// code is bad_url for unknown_file, bad_range for bad_range, unsupported for the other two.
+inline constexpr std::string_view to_string(IncomingError e) noexcept {
+  switch (e) {
+    case IncomingError::unknown_file: return "unknown_file";
+    case IncomingError::not_held: return "not_held";
+    case IncomingError::bad_range: return "bad_range";
+    case IncomingError::not_wanted: return "not_wanted";
+  }
+  return "unknown";
+}
+
 class Client {
  public:
   explicit Client(ClientConfig config);
@@ -110,8 +128,80 @@ class Client {
   std::uint64_t bytes_from_peers() const;  // verified bytes whose giver was not the server
   bool complete() const;
 
+  // The last non-fatal `error` the server sent (or a fatal one after completion), for diagnostics.
+  const std::string& last_server_error() const { return last_server_error_; }
+
  private:
-  // implementation
+  struct OutTransfer {  // a StartTransfer the runtime is carrying out
+    TransferMethod method;
+    ChunkIndex chunk;
+    Transfer order;  // the server's message, echoed in `completed`
+  };
+  struct PendingVerify {  // a `completed` with hash awaiting its hash_verify
+    ChunkIndex chunk;
+    ByteRange range;
+    PeerId giver;
+    bool surplus;  // the chunk was already verified when these bytes arrived: drop them
+  };
+  struct PendingAsk {  // an incoming transfer awaiting tell_verify
+    RequestToken token;
+    TransferMethod method;
+    std::string peer_ip;
+    PeerId peer_id;
+    ByteRange range;
+    ChunkIndex chunk;
+  };
+
+  // Bound what peers connecting to us can make us remember.
+  static constexpr std::size_t max_pending_asks = 1024;
+  static constexpr std::size_t max_authorized_puts = 1024;
+
+  template <class M>
+  void on_message(const M& m) {  // client -> server types: a confused server; note and go on
+    last_server_error_ = "unexpected " + std::string(message_type(Message{m})) + " from the server";
+  }
+  void on_message(const TellInfo& m);
+  void on_message(const Transfer& m);
+  void on_message(const TellVerify& m);
+  void on_message(const HashVerify& m);
+  void on_message(const ProtocolError& m);
+  void on_message(const ErrorMessage& m);
+
+  void send(const Message& m);
+  void fail(std::string reason);
+  bool is_our_url(std::string_view url) const;
+  bool in_window(ChunkIndex c) const;
+  ByteRange span_range(ChunkSpan span) const { return range_of(chunks_.layout(), span); }
+  void request_window();
+  void decline(const Transfer& t);
+  void chunk_failed(ChunkIndex c, const std::string& message);
+  bool chunk_busy(ChunkIndex c) const;
+  void await_verify(ChunkIndex c, ByteRange range, PeerId giver);
+  void emit_ready();
+  void check_complete();
+  static Error incoming_error(IncomingError kind, std::string detail);
+
+  ClientConfig config_;
+  std::string path_;  // normalized path of config_.url: how we recognise our file in messages
+  FrameDecoder decoder_;
+  std::deque<ClientAction> actions_;
+  bool started_ = false;
+  bool has_info_ = false;
+  bool complete_ = false;
+  bool failed_ = false;  // terminal: the server connection is unusable or the download cannot finish
+  ChunkMap chunks_;
+  ChunkIndex next_emit_ = 0;      // in_order: the next chunk to write out
+  ChunkIndex requested_end_ = 0;  // in_order: chunks below this have been requested
+  std::map<TransferId, OutTransfer> transfers_;
+  TransferId next_transfer_id_ = 1;
+  std::deque<PendingVerify> verifies_;
+  std::deque<PendingAsk> asks_;
+  std::deque<PendingAsk> puts_;  // authorized incoming PUTs whose body has not been reported yet
+  RequestToken next_token_ = 1;
+  std::uint64_t bytes_from_peers_ = 0;
+  std::string last_server_error_;
 };
 
 }  // namespace pdtp::core
+
+#include "pdtp/core/detail/client_impl.hpp"

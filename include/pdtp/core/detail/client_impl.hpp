@@ -1,0 +1,339 @@
+// Bodies of pdtp::core::Client (declared in pdtp/core/client.hpp). Not for direct inclusion.
+#pragma once
+
+#include <algorithm>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "pdtp/core/client.hpp"
+#include "pdtp/wire/url.hpp"
+
+namespace pdtp::core {
+
+inline Client::Client(ClientConfig config) : config_(std::move(config)) {
+  if (config_.window_chunks == 0) config_.window_chunks = 1;  // a window must hold the next chunk
+}
+
+// ---- server connection ----
+
+inline void Client::start(TimePoint) {
+  if (started_ || failed_) return;
+  started_ = true;
+  auto path = file_path_of(config_.url);
+  if (!path) {
+    fail("bad url " + config_.url + ": " + path.error().message);
+    return;
+  }
+  path_ = std::move(*path);
+  send(Register{config_.client_id, config_.listen_port});
+  send(AskInfo{config_.url});
+}
+
+inline void Client::on_control_data(std::string_view bytes, TimePoint) {
+  if (failed_) return;
+  decoder_.feed(bytes);
+  while (!failed_) {
+    auto body = decoder_.next();
+    if (!body) {
+      if (body.error().code != Errc::incomplete) fail("bad data from server: " + body.error().message);
+      return;
+    }
+    auto msg = decode_message(*body);
+    if (!msg) {
+      fail("bad data from server: " + msg.error().message);
+      return;
+    }
+    std::visit([this](const auto& m) { on_message(m); }, *msg);
+  }
+}
+
+inline void Client::on_control_closed(TimePoint) {
+  if (complete_) return;
+  fail("server closed the connection");
+}
+
+inline void Client::on_message(const TellInfo& m) {
+  if (has_info_ || !is_our_url(m.url)) return;
+  if (m.error) {
+    fail("unknown file " + config_.url + ": " + *m.error);
+    return;
+  }
+  auto map = ChunkMap::create(ChunkLayout{m.size, m.chunk_size});
+  if (!map) {
+    fail("bad data from server: tell_info for " + m.url + ": " + map.error().message);
+    return;
+  }
+  chunks_ = std::move(*map);
+  has_info_ = true;
+  if (chunks_.count() == 0) {
+    check_complete();
+    return;
+  }
+  if (config_.in_order)
+    request_window();
+  else
+    send(Request{config_.url, std::nullopt});
+}
+
+inline void Client::on_message(const Transfer& m) {
+  if (!has_info_ || !is_our_url(m.url)) {
+    decline(m);
+    return;
+  }
+  auto chunk = chunks_.single_chunk(m.range);
+  if (!chunk) {
+    decline(m);
+    return;
+  }
+  const ChunkIndex c = *chunk;
+  if (m.method == TransferMethod::put) {
+    if (!holds(c)) return;  // nothing to send; the receiver or the server's timeout closes it
+  } else if (chunks_.verified(c) || (config_.in_order && !in_window(c))) {
+    decline(m);  // already have it, or (pipe) it would have to wait in memory beyond the window
+    return;
+  }
+  const TransferId id = next_transfer_id_++;
+  transfers_.emplace(id, OutTransfer{m.method, c, m});
+  actions_.push_back(StartTransfer{id, m.method, m.host, m.port, m.url, m.range, c, m.peer_id});
+}
+
+inline void Client::on_message(const TellVerify& m) {
+  if (!is_our_url(m.url)) return;
+  auto same = [&](const PendingAsk& a) { return a.peer_id == m.peer_id && a.range == m.range; };
+  auto it = std::find_if(asks_.begin(), asks_.end(), [&](const PendingAsk& a) { return same(a) && a.peer_ip == m.peer; });
+  if (it == asks_.end()) it = std::find_if(asks_.begin(), asks_.end(), same);  // server rewrote the address
+  if (it == asks_.end()) return;
+  PendingAsk ask = std::move(*it);
+  asks_.erase(it);
+  actions_.push_back(IncomingDecision{ask.token, m.authorized});
+  if (ask.method == TransferMethod::put && m.authorized) {
+    // A body that never arrives leaves no trace for us; evict the oldest rather than grow.
+    if (puts_.size() >= max_authorized_puts) puts_.pop_front();
+    puts_.push_back(std::move(ask));
+  }
+}
+
+inline void Client::on_message(const HashVerify& m) {
+  if (!is_our_url(m.url)) return;
+  auto it = std::find_if(verifies_.begin(), verifies_.end(), [&](const PendingVerify& v) { return v.range == m.range; });
+  if (it == verifies_.end()) {
+    last_server_error_ = "hash_verify for a range we did not complete: " + std::to_string(m.range.min) + "-" +
+                         std::to_string(m.range.max);
+    return;
+  }
+  PendingVerify v = std::move(*it);
+  verifies_.erase(it);
+  if (v.surplus) return;  // its bytes were already dropped
+  if (chunks_.verified(v.chunk)) {
+    actions_.push_back(ChunkRejected{v.chunk});  // another copy won: drop this one
+    return;
+  }
+  if (!m.hash_ok) {
+    actions_.push_back(ChunkRejected{v.chunk});
+    const unsigned n = chunks_.add_failure(v.chunk);
+    if (n > config_.max_attempts_per_chunk) {
+      fail("chunk " + std::to_string(v.chunk) + " failed verification " + std::to_string(n) + " times");
+      return;
+    }
+    if (!chunk_busy(v.chunk)) send(Request{config_.url, v.range});
+    return;
+  }
+  chunks_.mark_verified(v.chunk);
+  if (v.giver != server_peer_id) bytes_from_peers_ += v.range.size();
+  actions_.push_back(ChunkVerified{v.chunk});
+  send(Provide{config_.url, v.range});  // lets the server hand this chunk to other peers
+  if (config_.in_order) emit_ready();
+  check_complete();
+}
+
+inline void Client::on_message(const ProtocolError& m) { fail("server refused: " + m.message); }
+
+inline void Client::on_message(const ErrorMessage& m) {
+  last_server_error_ = m.reason + " (" + m.url + ")";
+  if (!has_info_ && !m.range && is_our_url(m.url)) fail(m.reason);  // our file as a whole is unusable
+}
+
+// ---- transfers we open ----
+
+inline void Client::on_transfer_received(TransferId id, Sha256Hex hash, TimePoint) {
+  auto it = transfers_.find(id);
+  if (failed_ || it == transfers_.end()) return;
+  OutTransfer t = std::move(it->second);
+  transfers_.erase(it);
+  if (t.method != TransferMethod::get) return;
+  send(Completed{t.order.host, t.order.url, t.order.range, t.order.peer_id, std::move(hash)});
+  await_verify(t.chunk, t.order.range, t.order.peer_id);
+}
+
+inline void Client::on_transfer_sent(TransferId id, TimePoint) { transfers_.erase(id); }
+
+inline void Client::on_transfer_failed(TransferId id, std::string reason, TimePoint) {
+  auto it = transfers_.find(id);
+  if (failed_ || it == transfers_.end()) return;
+  OutTransfer t = std::move(it->second);
+  transfers_.erase(it);
+  if (t.method != TransferMethod::get) return;  // the receiving side reports a failed put
+  send(Completed{t.order.host, t.order.url, t.order.range, t.order.peer_id, std::nullopt});
+  if (chunks_.verified(t.chunk)) return;  // another copy already won
+  chunk_failed(t.chunk, reason);
+}
+
+// ---- transfers other peers open to us ----
+
+inline Result<RequestToken> Client::on_incoming_request(TransferMethod method, std::string peer_ip, PeerId peer_id,
+                                                        std::string_view url_or_path, ByteRange range, TimePoint) {
+  if (failed_) return incoming_error(method == TransferMethod::get ? IncomingError::not_held : IncomingError::not_wanted,
+                                     "this peer has stopped");
+  auto path = file_path_of(url_or_path);
+  if (!path) return incoming_error(IncomingError::unknown_file, path.error().message);
+  if (!started_ || *path != path_)
+    return incoming_error(IncomingError::unknown_file, "this peer does not serve " + *path);
+  if (!has_info_)
+    return incoming_error(method == TransferMethod::get ? IncomingError::not_held : IncomingError::not_wanted,
+                          "the size of " + *path + " is not known yet");
+  auto chunk = chunks_.single_chunk(range);
+  if (!chunk) return incoming_error(IncomingError::bad_range, chunk.error().message);
+  const ChunkIndex c = *chunk;
+  if (method == TransferMethod::get && !holds(c))
+    return incoming_error(IncomingError::not_held, "chunk " + std::to_string(c) + " is not held here");
+  if (method == TransferMethod::put && chunks_.verified(c))
+    return incoming_error(IncomingError::not_wanted, "chunk " + std::to_string(c) + " is already verified");
+  if (method == TransferMethod::put && config_.in_order && !in_window(c))
+    return incoming_error(IncomingError::not_wanted, "chunk " + std::to_string(c) + " is outside the window");
+  if (asks_.size() >= max_pending_asks) {  // the server is not answering; refuse the oldest
+    actions_.push_back(IncomingDecision{asks_.front().token, false});
+    asks_.pop_front();
+  }
+  const RequestToken token = next_token_++;
+  send(AskVerify{peer_ip, config_.url, range, peer_id});
+  asks_.push_back(PendingAsk{token, method, std::move(peer_ip), std::move(peer_id), range, c});
+  return token;
+}
+
+inline void Client::on_incoming_put_received(RequestToken token, Sha256Hex hash, TimePoint) {
+  auto it = std::find_if(puts_.begin(), puts_.end(), [&](const PendingAsk& p) { return p.token == token; });
+  if (failed_ || it == puts_.end()) return;
+  PendingAsk p = std::move(*it);
+  puts_.erase(it);
+  send(Completed{p.peer_ip, config_.url, p.range, p.peer_id, std::move(hash)});
+  await_verify(p.chunk, p.range, std::move(p.peer_id));
+}
+
+// ---- time ----
+
+inline void Client::on_timeout(TimePoint) {}
+inline std::optional<TimePoint> Client::next_timeout() const { return std::nullopt; }
+
+inline bool Client::poll_action(ClientAction& out) {
+  if (actions_.empty()) return false;
+  out = std::move(actions_.front());
+  actions_.pop_front();
+  return true;
+}
+
+// ---- queries ----
+
+inline bool Client::has_info() const { return has_info_; }
+inline std::uint64_t Client::file_size() const { return chunks_.layout().size; }
+inline std::uint64_t Client::chunk_size() const { return chunks_.layout().chunk_size; }
+inline std::uint64_t Client::chunk_count() const { return chunks_.count(); }
+inline ByteRange Client::chunk_range(ChunkIndex chunk) const { return chunks_.range(chunk); }
+inline bool Client::holds(ChunkIndex chunk) const { return chunks_.state(chunk) == ChunkState::verified; }
+inline std::uint64_t Client::verified_chunks() const { return chunks_.verified_chunks(); }
+inline std::uint64_t Client::bytes_verified() const { return chunks_.bytes_verified(); }
+inline std::uint64_t Client::bytes_from_peers() const { return bytes_from_peers_; }
+inline bool Client::complete() const { return complete_; }
+
+// ---- helpers ----
+
+inline void Client::send(const Message& m) {
+  auto frame = encode_frame(encode_message(m));
+  if (!frame) {
+    fail("cannot send " + std::string(message_type(m)) + ": " + frame.error().message);
+    return;
+  }
+  actions_.push_back(SendControl{std::move(*frame)});
+}
+
+inline void Client::fail(std::string reason) {
+  if (failed_) return;
+  failed_ = true;
+  if (complete_)
+    last_server_error_ = std::move(reason);  // the download stands; only serving stops
+  else
+    actions_.push_back(DownloadFailed{std::move(reason)});
+}
+
+inline bool Client::is_our_url(std::string_view url) const {
+  if (path_.empty()) return false;
+  auto path = file_path_of(url);
+  return path && *path == path_;  // match on the path: hosts differ between vhost names and addresses
+}
+
+inline bool Client::in_window(ChunkIndex c) const {
+  return c >= next_emit_ && c - next_emit_ < config_.window_chunks;
+}
+
+inline void Client::request_window() {
+  const std::uint64_t room = chunks_.count() - next_emit_;
+  const ChunkIndex end = next_emit_ + std::min<std::uint64_t>(room, config_.window_chunks);
+  if (end <= requested_end_) return;
+  send(Request{config_.url, span_range(ChunkSpan{requested_end_, end - 1})});
+  requested_end_ = end;
+}
+
+inline void Client::decline(const Transfer& t) {
+  send(Completed{t.host, t.url, t.range, t.peer_id, std::nullopt});  // frees the server's slot
+}
+
+inline void Client::chunk_failed(ChunkIndex c, const std::string& message) {
+  const unsigned n = chunks_.add_failure(c);
+  if (n > config_.max_attempts_per_chunk) {
+    fail("chunk " + std::to_string(c) + " failed " + std::to_string(n) + " times, last: " + message);
+    return;
+  }
+  if (!chunk_busy(c)) send(Request{config_.url, chunks_.range(c)});  // `completed` took it off our request set
+}
+
+inline bool Client::chunk_busy(ChunkIndex c) const {
+  auto get_of = [c](const auto& kv) { return kv.second.method == TransferMethod::get && kv.second.chunk == c; };
+  auto verify_of = [c](const PendingVerify& v) { return v.chunk == c && !v.surplus; };
+  return std::any_of(transfers_.begin(), transfers_.end(), get_of) ||
+         std::any_of(verifies_.begin(), verifies_.end(), verify_of);
+}
+
+inline void Client::await_verify(ChunkIndex c, ByteRange range, PeerId giver) {
+  const bool surplus = chunks_.verified(c);
+  if (surplus) actions_.push_back(ChunkRejected{c});  // a late copy of a chunk we already have
+  verifies_.push_back(PendingVerify{c, range, std::move(giver), surplus});
+}
+
+inline void Client::emit_ready() {
+  auto run = chunks_.emit_run(next_emit_);
+  if (!run) return;
+  for (ChunkIndex c = run->first; c <= run->last; ++c) actions_.push_back(EmitChunk{c});
+  next_emit_ = run->last + 1;
+  send(Unprovide{config_.url, span_range(*run)});  // written out and dropped: no longer servable
+  request_window();
+}
+
+inline void Client::check_complete() {
+  if (complete_ || failed_ || !chunks_.all_verified()) return;
+  if (config_.in_order && next_emit_ != chunks_.count()) return;
+  complete_ = true;
+  actions_.push_back(DownloadComplete{});
+}
+
+inline Error Client::incoming_error(IncomingError kind, std::string detail) {
+  Errc code = Errc::unsupported;
+  switch (kind) {
+    case IncomingError::unknown_file: code = Errc::bad_url; break;
+    case IncomingError::bad_range: code = Errc::bad_range; break;
+    case IncomingError::not_held:
+    case IncomingError::not_wanted: code = Errc::unsupported; break;
+  }
+  return Error{code, std::string(to_string(kind)) + ": " + detail};
+}
+
+}  // namespace pdtp::core
