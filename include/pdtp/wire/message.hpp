@@ -107,13 +107,19 @@ using Message = std::variant<Register, AskInfo, Request, Unrequest, Provide, Unp
                              ErrorMessage>;
 
 // The wire type string of a message ("register", "tell_info", ..., "error").
-std::string_view message_type(const Message& m) noexcept;
+inline std::string_view message_type(const Message& m) noexcept;
 
 // Decode one frame body. Errors: invalid_json, bad_shape, unknown_type, missing_field, bad_field,
-// bad_range. The message names the offending field.
-Result<Message> decode_message(std::string_view body);
+// bad_range (and frame_too_large for a body over 65535 bytes). The message names the offending field.
+inline Result<Message> decode_message(std::string_view body);
 
 // Encode to a JSON body (no frame header).
-std::string encode_message(const Message& m);
+inline std::string encode_message(const Message& m);
+
+// Append the JSON body of `m` to `out`; append a whole frame (header + body) carrying `m`.
+inline void append_message(std::string& out, const Message& m);
+inline Status append_message_frame(std::string& out, const Message& m);
 
 }  // namespace pdtp
+
+#include "pdtp/wire/detail/message_codec.hpp"
