@@ -28,6 +28,13 @@ enum class Errc {
   bad_header,          // HTTP header line malformed or value invalid
   unsupported,         // well-formed but not something we implement
   bad_config,          // configuration value invalid
+  decrypt_failed,      // an AEAD tag did not verify: altered in transit, or the keys differ
+  bad_mac,             // a handshake datagram's mac1/mac2 does not verify (dropped before any DH)
+  bad_key,             // a key is malformed, or a DH result is all zero (low-order point)
+  replayed,            // packet number already seen, or older than the replay window
+  key_expired,         // a key reached its message or age limit: rekey or close
+  bad_state,           // not valid in the current state (wrong turn, unknown index, finished)
+  overloaded,          // refused to protect the responder (table full, amplification limit)
 };
 
 constexpr std::string_view to_string(Errc e) noexcept {
@@ -51,6 +58,13 @@ constexpr std::string_view to_string(Errc e) noexcept {
     case Errc::bad_header: return "bad_header";
     case Errc::unsupported: return "unsupported";
     case Errc::bad_config: return "bad_config";
+    case Errc::decrypt_failed: return "decrypt_failed";
+    case Errc::bad_mac: return "bad_mac";
+    case Errc::bad_key: return "bad_key";
+    case Errc::replayed: return "replayed";
+    case Errc::key_expired: return "key_expired";
+    case Errc::bad_state: return "bad_state";
+    case Errc::overloaded: return "overloaded";
   }
   return "unknown";
 }
