@@ -58,6 +58,8 @@ constexpr std::string_view to_string(Errc e) noexcept {
     case Errc::bad_header: return "bad_header";
     case Errc::unsupported: return "unsupported";
     case Errc::bad_config: return "bad_config";
+    case Errc::would_block: return "would_block";
+    case Errc::bad_state: return "bad_state";
     case Errc::decrypt_failed: return "decrypt_failed";
     case Errc::bad_mac: return "bad_mac";
     case Errc::bad_key: return "bad_key";
