@@ -35,6 +35,7 @@ enum class Errc {
   key_expired,         // a key reached its message or age limit: rekey or close
   bad_state,           // not valid in the current state (wrong turn, unknown index, finished)
   overloaded,          // refused to protect the responder (table full, amplification limit)
+  would_block,         // cannot proceed now (limit reached or buffer full); retry after the matching event
 };
 
 constexpr std::string_view to_string(Errc e) noexcept {
@@ -58,8 +59,6 @@ constexpr std::string_view to_string(Errc e) noexcept {
     case Errc::bad_header: return "bad_header";
     case Errc::unsupported: return "unsupported";
     case Errc::bad_config: return "bad_config";
-    case Errc::would_block: return "would_block";
-    case Errc::bad_state: return "bad_state";
     case Errc::decrypt_failed: return "decrypt_failed";
     case Errc::bad_mac: return "bad_mac";
     case Errc::bad_key: return "bad_key";
@@ -67,6 +66,7 @@ constexpr std::string_view to_string(Errc e) noexcept {
     case Errc::key_expired: return "key_expired";
     case Errc::bad_state: return "bad_state";
     case Errc::overloaded: return "overloaded";
+    case Errc::would_block: return "would_block";
   }
   return "unknown";
 }
