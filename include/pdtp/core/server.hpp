@@ -9,11 +9,17 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
 #include "pdtp/core/catalog.hpp"
+#include "pdtp/core/rate.hpp"
+#include "pdtp/core/scheduler.hpp"
+#include "pdtp/core/swarm.hpp"
 #include "pdtp/core/time.hpp"
+#include "pdtp/wire/frame.hpp"
+#include "pdtp/wire/message.hpp"
 #include "pdtp/wire/types.hpp"
 
 namespace pdtp::core {
@@ -27,6 +33,7 @@ struct ServerConfig {
   unsigned peer_download_slots = 8;          // concurrent downloads per peer
   unsigned file_service_slots = 64;          // concurrent transfers from the file service in total
   std::chrono::milliseconds transfer_timeout{30000};  // a transfer not completed by then is dropped
+  std::uint64_t seed = 1;                    // seeds the scheduler's tie-breaking (the core has no RNG of its own)
 };
 
 // Outputs, in the order they must be carried out.
@@ -109,7 +116,83 @@ class Server {
   ServerSnapshot snapshot(TimePoint now) const;
 
  private:
-  // implementation (see server.hpp body)
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  static constexpr PeerSlot no_peer = file_service;  // a connection that has not registered
+
+  struct Conn {
+    std::string remote_ip;
+    std::string local_ip;
+    FrameDecoder decoder;
+    bool closed = false;      // CloseConn was issued: further data is ignored
+    PeerSlot peer = no_peer;  // set by register
+  };
+  struct PeerRecord {  // what the swarm does not need: identity, address, accounting
+    PeerId id;
+    ConnId conn = 0;
+    std::string ip;
+    std::string local_ip;
+    std::uint64_t bytes_up = 0;
+    std::uint64_t bytes_down = 0;
+    RateWindow up;
+    RateWindow down;
+  };
+  // A wire url resolved to a file of the swarm, or the reason it could not be.
+  struct Resolved {
+    std::optional<FileSlot> file;
+    std::string reason;
+  };
+
+  // Message handlers; `c.peer` is a registered peer for all but register.
+  void handle(ConnId id, Conn& c, Message& m, TimePoint now);
+  void on_message(ConnId id, Conn& c, Register& m, TimePoint now);
+  void on_message(ConnId id, Conn& c, AskInfo& m, TimePoint now);
+  void on_message(ConnId id, Conn& c, Request& m, TimePoint now);
+  void on_message(ConnId id, Conn& c, Unrequest& m, TimePoint now);
+  void on_message(ConnId id, Conn& c, Provide& m, TimePoint now);
+  void on_message(ConnId id, Conn& c, Unprovide& m, TimePoint now);
+  void on_message(ConnId id, Conn& c, AskVerify& m, TimePoint now);
+  void on_message(ConnId id, Conn& c, Completed& m, TimePoint now);
+
+  void fatal(ConnId id, Conn& c, std::string message, TimePoint now);
+  void remove_peer(PeerSlot p, TimePoint now);
+  void transfer_failed(const SwarmTransfer& tr, TimePoint now, bool remember);
+  void schedule(TimePoint now);
+  void send(ConnId id, const Message& m);
+  void send_transfer(TransferSlot t);
+
+  Resolved resolve(std::string_view url, bool ask_catalog);
+  std::optional<ChunkSpan> span_or_error(ConnId id, FileSlot f, const std::string& url,
+                                         const std::optional<ByteRange>& range);
+  std::optional<PeerSlot> peer_by_id(std::string_view id) const;
+  const std::string& peer_name(PeerSlot p) const;
+
+  ServerConfig config_;
+  FileCatalog& catalog_;
+  Swarm swarm_;
+  Scheduler scheduler_;
+  std::unordered_map<ConnId, Conn> conns_;
+  std::vector<PeerRecord> records_;  // by PeerSlot
+  std::unordered_map<std::string, PeerSlot, StringHash, std::equal_to<>> peers_by_id_;
+  std::vector<ServerAction> actions_;  // pending, from actions_head_ on
+  std::size_t actions_head_ = 0;
+  std::vector<TransferSlot> started_;     // scratch for the scheduler
+  std::vector<SwarmTransfer> dropped_;    // scratch for peer removal
+  std::vector<TransferSlot> expired_;     // scratch for timeouts
+
+  std::uint64_t bytes_from_peers_ = 0;
+  std::uint64_t bytes_from_server_ = 0;
+  std::uint64_t chunks_from_peers_ = 0;
+  std::uint64_t chunks_from_server_ = 0;
+  std::uint64_t hash_failures_ = 0;
+  std::uint64_t transfers_failed_ = 0;
+  std::uint64_t protocol_errors_ = 0;
+  RateWindow rate_from_peers_;
+  RateWindow rate_from_server_;
 };
 
 }  // namespace pdtp::core
+
+#include "pdtp/core/detail/server_impl.hpp"
