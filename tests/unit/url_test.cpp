@@ -221,3 +221,20 @@ TEST_CASE("a pdtp url turns into the wire url of the same file") {
   REQUIRE(u.ok());
   CHECK(wire_url(u->host, u->path) == "http://example.org/dir/My%20File.mkv");
 }
+
+TEST_CASE("IPv6 hosts must be well-formed addresses") {
+  for (const char* ok : {"pdtp://[::]/f", "pdtp://[1:2:3:4:5:6:7:8]/f", "pdtp://[1::]/f", "pdtp://[::ffff:1.2.3.4]/f",
+                         "pdtp://[1:2:3:4:5:6:1.2.3.4]/f", "pdtp://[FE80::A]/f"}) {
+    INFO(ok);
+    CHECK(parse_pdtp_url(ok).ok());
+  }
+  for (const char* bad : {"pdtp://[:]/f", "pdtp://[1:2]/f", "pdtp://[1::2::3]/f", "pdtp://[12345::]/f",
+                          "pdtp://[1:2:3:4:5:6:7:8:9]/f", "pdtp://[::1.2.3.256]/f", "pdtp://[1.2.3.4]/f",
+                          "pdtp://[1:]/f", "pdtp://[:1]/f", "pdtp://[::1%25eth0]/f", "pdtp://[1:2:3:4:5:6:7::8:9]/f"}) {
+    INFO(bad);
+    auto u = parse_pdtp_url(bad);
+    REQUIRE_FALSE(u.ok());
+    CHECK(u.error().code == Errc::bad_url);
+  }
+  CHECK(parse_pdtp_url("pdtp://[FE80::A]/f")->host == "fe80::a");
+}

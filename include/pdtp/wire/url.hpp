@@ -69,6 +69,61 @@ inline bool is_host_char(char c) noexcept {
          c == '_' || c == '~';
 }
 
+// Dotted quad of decimal octets 0..255.
+inline bool is_ipv4(std::string_view s) noexcept {
+  int parts = 0;
+  std::size_t i = 0;
+  while (true) {
+    std::size_t j = i;
+    unsigned value = 0;
+    while (j < s.size() && j - i < 4 && s[j] >= '0' && s[j] <= '9') value = value * 10 + static_cast<unsigned>(s[j++] - '0');
+    if (j == i || j - i > 3 || value > 255) return false;
+    ++parts;
+    if (j == s.size()) return parts == 4;
+    if (s[j] != '.' || parts == 4) return false;
+    i = j + 1;
+  }
+}
+
+// RFC 4291 text form: eight 16-bit hex groups, one "::" may stand for a run of zero groups, and the
+// last two groups may be written as an IPv4 address. Zone ids are not supported.
+inline bool is_ipv6(std::string_view s) noexcept {
+  if (s.size() < 2 || s.size() > 45) return false;
+  int groups = 0;
+  bool compressed = false;
+  std::size_t i = 0;
+  if (s[0] == ':') {
+    if (s[1] != ':') return false;
+    compressed = true;
+    i = 2;
+    if (i == s.size()) return true;
+  }
+  while (true) {
+    std::size_t j = i;
+    while (j < s.size() && hex_value(s[j]) >= 0) ++j;
+    if (j < s.size() && s[j] == '.') {  // IPv4 tail
+      if (!is_ipv4(s.substr(i))) return false;
+      groups += 2;
+      break;
+    }
+    if (j == i || j - i > 4) return false;
+    ++groups;
+    i = j;
+    if (i == s.size()) break;
+    if (s[i] != ':') return false;
+    ++i;
+    if (i < s.size() && s[i] == ':') {
+      if (compressed) return false;
+      compressed = true;
+      ++i;
+      if (i == s.size()) break;
+    } else if (i == s.size()) {
+      return false;  // a single trailing ':'
+    }
+  }
+  return compressed ? groups <= 7 : groups == 8;
+}
+
 struct Authority {
   std::string host;
   std::optional<std::uint16_t> port;
@@ -95,12 +150,7 @@ inline Result<Authority> split_url(std::string_view url, std::string_view scheme
     const std::size_t close = auth.find(']');
     if (close == std::string_view::npos) return bad("unterminated IPv6 address");
     const std::string_view ip = auth.substr(1, close - 1);
-    bool colon = false;
-    for (char c : ip) {
-      if (c == ':') colon = true;
-      if (c != ':' && c != '.' && hex_value(c) < 0) return bad("bad IPv6 address");
-    }
-    if (!colon || ip.size() > 45) return bad("bad IPv6 address");
+    if (!is_ipv6(ip)) return bad("bad IPv6 address");
     out.host.assign(ip);
     const std::string_view after = auth.substr(close + 1);
     if (!after.empty()) {
