@@ -309,3 +309,34 @@ TEST_CASE("append_message_frame refuses a message over 65535 bytes and leaves th
   CHECK(st.error().code == Errc::frame_too_large);
   CHECK(out == "keep");
 }
+
+TEST_CASE("the fast scanner and nlohmann's parser decode the same messages") {
+  std::vector<std::string> bodies;
+  for (const Message& m : one_of_each()) bodies.push_back(encode_message(m));
+  bodies.push_back(R"( ["register" , {"client_id":"a","listen_port":1,"x":[true,false,null,{"y":[]}]} ] )");
+  bodies.push_back(R"(["register",{"client_id":"a","listen_port":70000}])");
+  bodies.push_back(R"(["dance",{}])");
+  bodies.push_back(R"(["request",{"url":"u","range":{"min":3,"max":1}}])");
+  for (const std::string& b : bodies) {
+    INFO(b);
+    auto fast = wire::detail::decode_message_fast(b);
+    REQUIRE(fast.has_value());
+    auto full = wire::detail::decode_message_full(b);
+    REQUIRE(fast->ok() == full.ok());
+    if (full.ok()) {
+      CHECK(**fast == *full);
+    } else {
+      CHECK(fast->error().code == full.error().code);
+      CHECK(fast->error().message == full.error().message);
+    }
+  }
+}
+
+TEST_CASE("bodies outside the fast scanner's subset still decode through the full parser") {
+  for (const char* b : {R"(["ask_info",{"url":"caf\u00e9"}])", "[\"ask_info\",{\"url\":\"caf\xC3\xA9\"}]",
+                        R"(["ask_info",{"url":"u","n":-1.5e3}])", "\xEF\xBB\xBF[\"ask_info\",{\"url\":\"u\"}]"}) {
+    INFO(b);
+    CHECK_FALSE(wire::detail::decode_message_fast(b).has_value());
+    CHECK(decode_message(b).ok());
+  }
+}

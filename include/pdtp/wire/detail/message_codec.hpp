@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "pdtp/wire/detail/fast_json.hpp"
 #include "pdtp/wire/detail/json_writer.hpp"
 #include "pdtp/wire/detail/message_decoder.hpp"
 #include "pdtp/wire/frame.hpp"
@@ -213,22 +214,41 @@ inline std::string_view message_type(const Message& m) noexcept {
   return wire::detail::message_type_names[m.index()];
 }
 
-inline Result<Message> decode_message(std::string_view body) {
-  namespace d = wire::detail;
-  if (body.size() > max_frame_body)
-    return Error{Errc::frame_too_large, "message body of " + std::to_string(body.size()) + " bytes exceeds 65535"};
-  d::Collector c;
+namespace wire::detail {
+
+inline Result<Message> decode_collected(Collector& c) {
+  if (auto fault = c.fault()) return std::move(*fault);
+  for (std::size_t i = 0; i < message_type_names.size(); ++i)
+    if (message_type_names[i] == c.type()) return decode_args(i, c, message_type_names[i]);
+  const std::string& t = c.type();
+  return Error{Errc::unknown_type, "unknown message type \"" + (t.size() > 40 ? t.substr(0, 40) + "..." : t) + "\""};
+}
+
+// The common case: plain ASCII JSON scanned without nlohmann; nullopt when the body needs the full parser.
+inline std::optional<Result<Message>> decode_message_fast(std::string_view body) {
+  Collector c;
+  if (!FastJsonScanner<Collector>(body, c).run()) return std::nullopt;
+  return decode_collected(c);
+}
+
+// Every body, through nlohmann's SAX parser.
+inline Result<Message> decode_message_full(std::string_view body) {
+  Collector c;
   try {
     nlohmann::json::sax_parse(body.data(), body.data() + body.size(), &c);
   } catch (const std::exception& e) {  // not expected from the SAX path; kept so nothing escapes the core
     return Error{Errc::invalid_json, e.what()};
   }
-  if (auto fault = c.fault()) return std::move(*fault);
-  for (std::size_t i = 0; i < d::message_type_names.size(); ++i)
-    if (d::message_type_names[i] == c.type()) return d::decode_args(i, c, d::message_type_names[i]);
-  const std::string& t = c.type();
-  return Error{Errc::unknown_type,
-               "unknown message type \"" + (t.size() > 40 ? t.substr(0, 40) + "..." : t) + "\""};
+  return decode_collected(c);
+}
+
+}  // namespace wire::detail
+
+inline Result<Message> decode_message(std::string_view body) {
+  if (body.size() > max_frame_body)
+    return Error{Errc::frame_too_large, "message body of " + std::to_string(body.size()) + " bytes exceeds 65535"};
+  if (auto fast = wire::detail::decode_message_fast(body)) return std::move(*fast);
+  return wire::detail::decode_message_full(body);
 }
 
 // Appends the JSON body of `m` to `out` (no frame header).
