@@ -288,12 +288,13 @@ inline void Client::decline(const Transfer& t) {
 }
 
 inline void Client::chunk_failed(ChunkIndex c, const std::string& message) {
+  if (chunk_busy(c)) return;  // another copy is on its way: nothing is lost yet
   const unsigned n = chunks_.add_failure(c);
   if (n > config_.max_attempts_per_chunk) {
     fail("chunk " + std::to_string(c) + " failed " + std::to_string(n) + " times, last: " + message);
     return;
   }
-  if (!chunk_busy(c)) send(Request{config_.url, chunks_.range(c)});  // `completed` took it off our request set
+  send(Request{config_.url, chunks_.range(c)});  // `completed` took it off our request set
 }
 
 inline bool Client::chunk_busy(ChunkIndex c) const {
