@@ -189,8 +189,17 @@ TEST_CASE("deep nesting is rejected without recursion") {
   const auto e = decode_error(deep);
   CHECK(e.code == Errc::bad_shape);
   CHECK(e.message.find("nesting") != std::string::npos);
-  const std::string ok_depth = "[\"ask_info\",{\"url\":\"u\",\"x\":" + std::string(13, '[') + std::string(13, ']') + "}]";
-  CHECK(decode_ok(ok_depth) == Message{AskInfo{"u"}});
+}
+
+TEST_CASE("nesting up to 16 levels is accepted and 17 is rejected") {
+  // The message array and the args object are two levels; the rest are arrays inside an unknown key.
+  const auto body = [](std::size_t levels) {
+    return "[\"ask_info\",{\"url\":\"u\",\"x\":" + std::string(levels - 2, '[') + std::string(levels - 2, ']') + "}]";
+  };
+  CHECK(decode_ok(body(16)) == Message{AskInfo{"u"}});
+  CHECK(decode_error(body(17)).code == Errc::bad_shape);
+  CHECK(wire::detail::decode_message_full(body(16)).ok());
+  CHECK(wire::detail::decode_message_full(body(17)).error().code == Errc::bad_shape);
 }
 
 TEST_CASE("a body over 65535 bytes is rejected before parsing") {

@@ -211,6 +211,7 @@ inline void write_args(ObjectWriter& w, const ErrorMessage& m) {
 }  // namespace wire::detail
 
 inline std::string_view message_type(const Message& m) noexcept {
+  if (m.valueless_by_exception()) return "invalid";  // only after an exception during assignment
   return wire::detail::message_type_names[m.index()];
 }
 
