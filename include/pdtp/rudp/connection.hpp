@@ -205,7 +205,7 @@ class Connection {
     const bool ack_due = ack_new_info_ && (ack_now_ || (ack_deadline_ && now >= *ack_deadline_));
     const bool elicit = may_elicit && (work || probe);
     if (!ack_due && !elicit) {
-      if (may_elicit && !work) recovery_.on_app_limited();
+      if (may_elicit && !work && unsent_bytes_ == 0) recovery_.on_app_limited();
       return 0;
     }
     // ACK-only packets stay out of the tracked-packet limit's way, but not without bound.
@@ -219,7 +219,8 @@ class Connection {
         write_frame(w, PingFrame{});
         sp.ack_eliciting = true;
       }
-      if (!sp.ack_eliciting && !probe) recovery_.on_app_limited();
+      // Held back by flow control is not app-limited: the model should see that plateau.
+      if (!sp.ack_eliciting && !probe && unsent_bytes_ == 0) recovery_.on_app_limited();
     }
     if (w.size() == 0) return 0;
     const bool eliciting = sp.ack_eliciting;
@@ -281,6 +282,7 @@ class Connection {
     if (st.send.finished() || st.send.is_reset())
       return Error{Errc::bad_state, "stream " + std::to_string(to_u64(id)) + " is finished or reset"};
     const std::size_t n = st.send.write(data);
+    unsent_bytes_ += n;
     if (n < data.size()) st.send.want_writable = true;
     if (n > 0) enqueue_send(id, st);
     return n;
@@ -588,7 +590,7 @@ class Connection {
   void consume(std::uint64_t n) {
     data_consumed_ += n;
     const std::uint64_t next = data_consumed_ + cfg_.connection_receive_window;
-    if (next > max_data_advertised_ && next - max_data_advertised_ >= cfg_.connection_receive_window / 2) {
+    if (next > max_data_advertised_ && next - max_data_advertised_ >= cfg_.connection_receive_window / 8) {
       max_data_advertised_ = next;
       max_data_pending_ = true;
     }
@@ -749,8 +751,12 @@ class Connection {
     write_stream_frame_header(w, id, offset, len, fin);
     auto dst = w.reserve(len);
     send.copy_out(offset, dst);
-    if (!retransmit) data_sent_ += len;
-    else stats_.stream_bytes_retransmitted += len;
+    if (!retransmit) {
+      data_sent_ += len;
+      unsent_bytes_ -= len;
+    } else {
+      stats_.stream_bytes_retransmitted += len;
+    }
     send.on_sent(offset, len, fin);
     sp.frames.push_back({SentFrame::Kind::stream, fin, static_cast<std::uint32_t>(len), id, offset});
     sp.ack_eliciting = true;
@@ -870,6 +876,7 @@ class Connection {
 
   void reset_send(StreamId id, Stream& s, std::uint64_t code) {
     if (s.send.is_reset() || s.send.all_acked()) return;
+    unsent_bytes_ -= s.send.write_end() - s.send.next_offset();
     (void)s.send.reset(code);
     enqueue_control(id, s);
   }
@@ -888,6 +895,7 @@ class Connection {
   }
 
   void drop_streams() {
+    unsent_bytes_ = 0;
     streams_.clear();
     send_queue_.clear();
     control_queue_.clear();
@@ -944,6 +952,7 @@ class Connection {
   // Connection-level flow control.
   std::uint64_t peer_max_data_ = initial_max_data;
   std::uint64_t data_sent_ = 0;  // new stream bytes sent, all streams
+  std::uint64_t unsent_bytes_ = 0;  // written by the application, never sent (all streams)
   bool connection_blocked_ = false;
   std::uint64_t max_data_advertised_;
   std::uint64_t data_received_ = 0;  // highest offsets received, all streams

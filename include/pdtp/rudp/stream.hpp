@@ -237,11 +237,12 @@ class RecvStream {
     return n;
   }
 
-  // Credit to announce if the reader freed at least half the window since the last announcement.
+  // Credit to announce if the reader freed an eighth of the window since the last announcement
+  // (early enough that the sender never stalls while the update is in flight).
   std::optional<std::uint64_t> credit_update() const noexcept {
     if (final_size_ || reset_code_ || stopped_) return std::nullopt;
     const std::uint64_t next = read_offset_ + window_;
-    if (next - max_advertised_ < window_ / 2) return std::nullopt;
+    if (next - max_advertised_ < window_ / 8) return std::nullopt;
     return next;
   }
   std::uint64_t current_credit() const noexcept { return max_advertised_; }
