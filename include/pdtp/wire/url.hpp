@@ -5,6 +5,7 @@
 // no NUL, control character, backslash, '%', '?' or '#'. Because of the last rule normalize_path is
 // idempotent, so normalising an already normalised path is harmless. Query strings and fragments
 // are not part of PDTP: a raw '?' or '#' is rejected (bad_url) rather than silently stripped.
+// Decoding happens before splitting, so "%2F" separates segments like '/' and "%2e%2e" is "..".
 #pragma once
 
 #include <cstddef>
