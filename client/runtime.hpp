@@ -495,6 +495,7 @@ class ClientRuntime {
         co_return;
       }
       std::string out = http::make_response(206, client_id_, std::make_pair(*range, core_.file_size()), data.size());
+      out.insert(out.size() - 2, "Connection: close\r\n");  // one request per connection here
       std::array<asio::const_buffer, 2> bufs{asio::buffer(out), asio::buffer(data.data(), data.size())};
       co_await transport::write_all(s, bufs, ec);
       co_return;
