@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Data plane: one dsclient fetching a file from dstream on loopback (default chunk size 250 kB),
+# side by side with curl fetching the same file from nginx on loopback. Target: dsclient >= 50% of
+# curl's rate. Prints MB/s (10^6 bytes per second) for each run and the medians.
+#   bench/data_plane.sh            (env: BUILD=build dir, DATA_MIB=1024, RUNS=3)
+source "$(dirname "$0")/lib.sh"
+MIB=${DATA_MIB:-1024}
+RUNS=${RUNS:-3}
+BYTES=$((MIB * 1048576))
+command -v nginx >/dev/null || die "nginx not found (scripts/setup.sh installs nginx-light)"
+
+mkdir -p "$WORK/www" "$WORK/out" "$WORK/nginx"
+make_file "$WORK/www/file.bin" "$MIB"
+chmod 644 "$WORK/www/file.bin"
+WANT=$(sha256sum "$WORK/www/file.bin" | cut -d' ' -f1)
+
+start_dstream "$WORK/www"
+DS_URL="pdtp://127.0.0.1:$DS_PORT/file.bin"
+
+NG_PORT=$(pick_port_pair)
+cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  sendfile on;
+  default_type application/octet-stream;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  server { listen 127.0.0.1:$NG_PORT; root $WORK/www; }
+}
+CONF
+nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx/start.log" &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+NG_URL="http://127.0.0.1:$NG_PORT/file.bin"
+for _ in $(seq 1 100); do curl -sf -o /dev/null -r 0-0 "$NG_URL" && break; sleep 0.1; done
+curl -sf -o /dev/null -r 0-0 "$NG_URL" || die "nginx did not start: $(cat "$WORK/nginx/start.log" "$WORK/nginx/error.log" 2>/dev/null)"
+
+T=300  # seconds any one fetch may take
+# timed VAR CMD...: runs CMD (a shell string) under a timeout, stores MB/s in VAR.
+timed() {
+  local var=$1 s e
+  shift
+  s=$(now)
+  timeout "$T" bash -c "$1" || die "failed: $1"
+  e=$(now)
+  printf -v "$var" '%s' "$(mb_per_s "$BYTES" "$s" "$e")"
+}
+check_hash() { [ "$(cut -d' ' -f1 "$1")" = "$WANT" ] || die "$2: wrong SHA-256"; }
+
+echo "data_plane: ${MIB} MiB file on loopback, dstream chunk size 250000; $RUNS runs; MB/s = 10^6 bytes/s"
+# The first fetch from dstream also computes every chunk's SHA-256 on the server (cached after).
+timed first "'$DSCLIENT' -q -o - '$DS_URL' > /dev/null"
+echo "  first dsclient fetch (server hashes the file on the way): $first MB/s"
+
+declare -a c_null d_null c_file d_file c_sha d_sha
+for r in $(seq 1 "$RUNS"); do
+  timed v "curl -sS -o /dev/null '$NG_URL'"; c_null+=("$v")
+  timed v "'$DSCLIENT' -q -o - '$DS_URL' > /dev/null"; d_null+=("$v")
+  timed v "curl -sS -o '$WORK/out/curl.bin' '$NG_URL'"; c_file+=("$v")
+  cmp -s "$WORK/out/curl.bin" "$WORK/www/file.bin" || die "curl: output differs"
+  rm -f "$WORK/out/curl.bin"
+  timed v "cd '$WORK/out' && '$DSCLIENT' -q -o dsclient.bin '$DS_URL'"; d_file+=("$v")
+  cmp -s "$WORK/out/dsclient.bin" "$WORK/www/file.bin" || die "dsclient: output differs"
+  rm -f "$WORK/out/dsclient.bin"
+  timed v "curl -sS '$NG_URL' | sha256sum > '$WORK/out/c.sha'"; c_sha+=("$v")
+  check_hash "$WORK/out/c.sha" "curl | sha256sum"
+  timed v "'$DSCLIENT' -q -o - '$DS_URL' | sha256sum > '$WORK/out/d.sha'"; d_sha+=("$v")
+  check_hash "$WORK/out/d.sha" "dsclient -o - | sha256sum"
+  echo "  run $r: to /dev/null curl ${c_null[-1]} dsclient ${d_null[-1]} | to a file curl ${c_file[-1]} dsclient ${d_file[-1]} | into sha256sum curl ${c_sha[-1]} dsclient ${d_sha[-1]}"
+done
+
+line() {  # line NAME CURL_MEDIAN DSCLIENT_MEDIAN
+  local pct verdict
+  pct=$(awk -v c="$2" -v d="$3" 'BEGIN { printf "%.0f", 100 * d / c }')
+  verdict="met"; [ "$pct" -ge 50 ] || verdict="NOT met"
+  printf '  %-34s curl %8s MB/s  dsclient %8s MB/s  = %3s%% of curl (target >= 50%%: %s)\n' "$1" "$2" "$3" "$pct" "$verdict"
+}
+echo "data_plane medians:"
+line "to /dev/null (dsclient -o -)" "$(median "${c_null[@]}")" "$(median "${d_null[@]}")"
+line "to a file" "$(median "${c_file[@]}")" "$(median "${d_file[@]}")"
+line "into a pipe to sha256sum" "$(median "${c_sha[@]}")" "$(median "${d_sha[@]}")"
