@@ -25,6 +25,9 @@ namespace pdtp::core {
 struct SchedulerBounds {
   unsigned candidate_chunks = 256;  // wanted chunks inspected per free slot
   unsigned holder_checks = 64;      // holders inspected per candidate chunk
+  unsigned holder_budget = 2048;    // holders inspected per free slot in all
+  unsigned giver_scan = 64;         // up to this many ready givers, search from the givers' side
+  ChunkIndex peer_window = 4096;    // chunks past the playback point a giver-side search looks at
   unsigned waiter_checks = 256;     // waiting takers inspected per wake-up event
   ChunkIndex wake_window = 512;     // chunks past a waiter's playback point a wake-up looks at
 };
@@ -250,23 +253,33 @@ class Scheduler {
     const SwarmFile& file = swarm.file(f);
     // Advance the playback-point hint past chunks no longer requested.
     if (auto low = pf->requested.next(pf->low < file.chunks ? pf->low : 0)) pf->low = *low;
+    const auto first = pf->requested.next_not_in(pf->low, pf->in_flight);
+    if (!first) return out;
+    out.saw_wanted = true;
     const bool fs_free = swarm.free_upload_slots(file_service) > 0;
 
+    // 1. A peer that can give now, for the wanted chunk nearest the playback point.
+    std::optional<Pick> peer;
+    if (!file.ready_givers.empty()) {
+      peer = file.ready_givers.size() <= bounds_.giver_scan ? search_givers(swarm, t, *pf, now)
+                                                            : search_chunks(swarm, t, *pf, now);
+    }
+    if (peer && !(file.info.streaming && peer->chunk != *first && fs_free)) {
+      out.pick = peer;
+      return out;
+    }
+    if (!fs_free) return out;
+    // 2. The file service. Streaming: the lowest wanted chunk, so playback never stalls on peers.
+    if (file.info.streaming) {
+      out.pick = Pick{file_service, f, *first};
+      return out;
+    }
+    // Otherwise the rarest of the first wanted chunks, so the swarm holds diverse chunks to trade.
     std::optional<ChunkIndex> rarest;
     std::size_t rarest_avail = 0, ties = 0;
     unsigned scanned = 0;
-    for (auto c = pf->requested.next_not_in(pf->low, pf->in_flight); c && scanned < bounds_.candidate_chunks;
-         c = pf->requested.next_not_in(*c + 1, pf->in_flight)) {
-      out.saw_wanted = true;
-      if (auto g = best_peer_giver(swarm, t, f, *c, now)) {
-        out.pick = Pick{*g, f, *c};
-        return out;
-      }
-      if (scanned == 0 && file.info.streaming && fs_free) {
-        out.pick = Pick{file_service, f, *c};  // playback must not stall waiting for peers
-        return out;
-      }
-      ++scanned;
+    for (auto c = first; c && scanned < bounds_.candidate_chunks;
+         c = pf->requested.next_not_in(*c + 1, pf->in_flight), ++scanned) {
       const std::size_t avail = swarm.availability(f, *c);
       if (!rarest || avail < rarest_avail) {
         rarest = *c;
@@ -276,18 +289,63 @@ class Scheduler {
         rarest = *c;  // reservoir sampling: each tied chunk is equally likely
       }
     }
-    if (rarest && fs_free) out.pick = Pick{file_service, f, *rarest};
+    out.pick = Pick{file_service, f, *rarest};
     return out;
   }
 
+  // Few ready givers: for each, its lowest chunk the taker wants (one bitset scan per giver).
+  // The lowest chunk wins; among givers of that chunk the least busy.
+  std::optional<Pick> search_givers(const Swarm& swarm, PeerSlot t, const PeerFile& pf, TimePoint now) {
+    std::optional<Pick> best;
+    unsigned best_uploads = 0;
+    const ChunkIndex window_end = pf.low + bounds_.peer_window;
+    for (PeerSlot g : swarm.file(pf.file).ready_givers) {
+      if (g == t || !swarm.can_give(g)) continue;
+      const PeerFile* gf = swarm.find_peer_file(g, pf.file);
+      if (!gf) continue;
+      const unsigned uploads = swarm.peer(g).uploads;
+      // Only a lower chunk, or the same chunk from a less busy giver, can beat the best so far.
+      ChunkIndex until = window_end;
+      if (best) until = uploads < best_uploads ? best->chunk : best->chunk - (best->chunk > 0 ? 1 : 0);
+      if (best && best->chunk == 0 && uploads >= best_uploads) continue;
+      ChunkIndex from = pf.low;
+      for (int tries = 0; tries < 4; ++tries) {  // skip a few chunks this giver recently failed
+        auto c = pf.requested.next_not_in(from, pf.in_flight, &gf->held, until);
+        if (!c) break;
+        if (swarm.recently_failed(t, g, pf.file, *c, now)) {
+          from = *c + 1;
+          continue;
+        }
+        best = Pick{g, pf.file, *c};
+        best_uploads = uploads;
+        break;
+      }
+    }
+    return best;
+  }
+
+  // Many ready givers: walk the wanted chunks from the playback point and ask their holders.
+  std::optional<Pick> search_chunks(const Swarm& swarm, PeerSlot t, const PeerFile& pf, TimePoint now) {
+    unsigned budget = bounds_.holder_budget;
+    unsigned scanned = 0;
+    for (auto c = pf.requested.next_not_in(pf.low, pf.in_flight); c && scanned < bounds_.candidate_chunks && budget > 0;
+         c = pf.requested.next_not_in(*c + 1, pf.in_flight), ++scanned) {
+      if (auto g = best_peer_giver(swarm, t, pf.file, *c, now, budget)) return Pick{*g, pf.file, *c};
+    }
+    return std::nullopt;
+  }
+
   // The least busy eligible peer that holds chunk `c` and may give it to `t` now.
-  std::optional<PeerSlot> best_peer_giver(const Swarm& swarm, PeerSlot t, FileSlot f, ChunkIndex c, TimePoint now) {
+  std::optional<PeerSlot> best_peer_giver(const Swarm& swarm, PeerSlot t, FileSlot f, ChunkIndex c, TimePoint now,
+                                          unsigned& budget) {
     const SwarmFile& file = swarm.file(f);
     if (file.holders.empty()) return std::nullopt;
     const std::vector<PeerSlot>& h = file.holders[c];
     if (h.empty()) return std::nullopt;
     const std::size_t n = h.size();
-    const std::size_t checks = n < bounds_.holder_checks ? n : bounds_.holder_checks;
+    std::size_t checks = n < bounds_.holder_checks ? n : bounds_.holder_checks;
+    if (checks > budget) checks = budget;
+    budget -= static_cast<unsigned>(checks);
     const std::size_t start = n > checks ? static_cast<std::size_t>(rng_.below(n)) : 0;  // spread over many holders
     std::optional<PeerSlot> best;
     unsigned best_uploads = 0;

@@ -126,6 +126,7 @@ class Server {
     std::string remote_ip;
     std::string local_ip;
     FrameDecoder decoder;
+    std::size_t fed = 0;      // bytes fed since the decoder was last replaced (bounds its idle capacity)
     bool closed = false;      // CloseConn was issued: further data is ignored
     PeerSlot peer = no_peer;  // set by register
   };
@@ -143,7 +144,9 @@ class Server {
   struct Resolved {
     std::optional<FileSlot> file;
     std::string reason;
+    bool bad_path = false;  // the url itself is invalid (not merely an unknown file)
   };
+  static constexpr std::size_t url_cache_limit = 4096;  // raw urls remembered; cleared when full
 
   // Message handlers; `c.peer` is a registered peer for all but register.
   void handle(ConnId id, Conn& c, Message& m, TimePoint now);
@@ -176,6 +179,7 @@ class Server {
   std::unordered_map<ConnId, Conn> conns_;
   std::vector<PeerRecord> records_;  // by PeerSlot
   std::unordered_map<std::string, PeerSlot, StringHash, std::equal_to<>> peers_by_id_;
+  std::unordered_map<std::string, FileSlot, StringHash, std::equal_to<>> url_cache_;  // raw url -> known file
   std::vector<ServerAction> actions_;  // pending, from actions_head_ on
   std::size_t actions_head_ = 0;
   std::vector<TransferSlot> started_;     // scratch for the scheduler

@@ -48,6 +48,8 @@ struct PeerFile {
   ChunkSet held;         // chunks it provides or received verified
   ChunkSet in_flight;    // chunks with an active transfer to it
   ChunkIndex low = 0;    // no requested chunk lies below this (a hint for scans)
+  std::uint32_t ready_pos = not_ready;  // index in SwarmFile::ready_givers, or not_ready
+  static constexpr std::uint32_t not_ready = std::numeric_limits<std::uint32_t>::max();
 };
 
 struct RecentFailure {
@@ -78,6 +80,7 @@ struct SwarmFile {
   std::vector<std::uint16_t> in_flight;        // active transfers per chunk; allocated on the first transfer
   unsigned downloaders = 0;                    // peers with a non-empty request set
   unsigned uploaders = 0;                      // peers holding at least one chunk
+  std::vector<PeerSlot> ready_givers;          // holders that can give now (listening, trusted, a free slot)
 };
 
 struct SwarmTransfer {
@@ -120,6 +123,7 @@ class Swarm {
     while (!peer.transfers.empty()) dropped.push_back(end_transfer(peer.transfers.back()));
     for (PeerFile& pf : peer.files) {
       SwarmFile& f = files_[pf.file];
+      set_ready(p, pf, false);
       pf.held.for_each_in({0, f.chunks ? f.chunks - 1 : 0}, [&](ChunkIndex c) { drop_holder(f, c, p); });
       if (!pf.held.empty()) --f.uploaders;
       if (!pf.requested.empty()) --f.downloaders;
@@ -137,7 +141,10 @@ class Swarm {
   std::size_t active_peers() const noexcept { return active_peers_; }
 
   bool trusted(PeerSlot p) const noexcept { return peers_[p].bad_hashes < limits_.distrust_after_bad_hashes; }
-  void penalize(PeerSlot p) noexcept { ++peers_[p].bad_hashes; }
+  void penalize(PeerSlot p) {
+    ++peers_[p].bad_hashes;
+    refresh_ready(p);
+  }
 
   unsigned free_upload_slots(PeerSlot p) const noexcept {
     if (p == file_service)
@@ -242,7 +249,10 @@ class Swarm {
         ++added;
       }
     }
-    if (was_empty && added) ++file.uploaders;
+    if (was_empty && added) {
+      ++file.uploaders;
+      set_ready(p, pf, can_give(p));
+    }
     return added;
   }
   void unprovide(PeerSlot p, FileSlot f, ChunkSpan span) {
@@ -251,7 +261,10 @@ class Swarm {
     SwarmFile& file = files_[f];
     pf->held.for_each_in(span, [&](ChunkIndex c) { drop_holder(file, c, p); });
     pf->held.erase_span(span);
-    if (pf->held.empty()) --file.uploaders;
+    if (pf->held.empty()) {
+      --file.uploaders;
+      set_ready(p, *pf, false);
+    }
   }
 
   // ---- transfers ----
@@ -286,6 +299,7 @@ class Swarm {
     } else {
       ++peers_[giver].uploads;
       peers_[giver].transfers.push_back(t);
+      refresh_ready(giver);
     }
     SwarmFile& file = files_[f];
     if (file.in_flight.empty()) file.in_flight.assign(static_cast<std::size_t>(file.chunks), 0);
@@ -311,6 +325,7 @@ class Swarm {
     } else {
       --peers_[tr.giver].uploads;
       std::erase(peers_[tr.giver].transfers, t);
+      refresh_ready(tr.giver);
     }
     SwarmFile& file = files_[tr.file];
     if (file.in_flight[tr.chunk] > 0) --file.in_flight[tr.chunk];
@@ -389,7 +404,25 @@ class Swarm {
     if (it == h.end()) return;
     *it = h.back();
     h.pop_back();
-    if (h.empty()) h.shrink_to_fit();
+  }
+
+  // Keeps `p` in the ready-giver list of exactly the files it holds while it can give.
+  void refresh_ready(PeerSlot p) {
+    const bool ready = can_give(p);
+    for (PeerFile& pf : peers_[p].files) set_ready(p, pf, ready && !pf.held.empty());
+  }
+  void set_ready(PeerSlot p, PeerFile& pf, bool ready) {
+    std::vector<PeerSlot>& list = files_[pf.file].ready_givers;
+    if (ready && pf.ready_pos == PeerFile::not_ready) {
+      pf.ready_pos = static_cast<std::uint32_t>(list.size());
+      list.push_back(p);
+    } else if (!ready && pf.ready_pos != PeerFile::not_ready) {
+      const PeerSlot moved = list.back();
+      list[pf.ready_pos] = moved;
+      list.pop_back();
+      if (moved != p) find_peer_file(moved, pf.file)->ready_pos = pf.ready_pos;
+      pf.ready_pos = PeerFile::not_ready;
+    }
   }
 
   // Keeps the front of the deadline queue a live transfer, so next_deadline() is exact.

@@ -73,6 +73,7 @@ inline void Server::on_data(ConnId conn, std::string_view bytes, TimePoint now) 
   if (it == conns_.end() || it->second.closed) return;
   Conn& c = it->second;
   c.decoder.feed(bytes);
+  c.fed += bytes.size();
   while (!c.closed) {
     auto body = c.decoder.next_view();
     if (!body) {
@@ -86,8 +87,11 @@ inline void Server::on_data(ConnId conn, std::string_view bytes, TimePoint now) 
     }
     handle(conn, c, *msg, now);
   }
-  // Release the buffer of a closed connection, or one a large read grew.
-  if (c.closed || (c.decoder.buffered() == 0 && bytes.size() > 4096)) c.decoder = FrameDecoder{};
+  // Release the buffer of a closed connection, or one that may have grown: idle peers stay small.
+  if (c.closed || (c.decoder.buffered() == 0 && c.fed > 4096)) {
+    c.decoder = FrameDecoder{};
+    c.fed = 0;
+  }
 }
 
 inline void Server::on_disconnect(ConnId conn, TimePoint now) {
@@ -176,7 +180,7 @@ inline void Server::on_message(ConnId id, Conn&, AskInfo& m, TimePoint) {
   } else {
     r.error = std::move(res.reason);
   }
-  send(id, r);
+  send(id, std::move(r));
 }
 
 inline void Server::on_message(ConnId id, Conn& c, Request& m, TimePoint) {
@@ -219,8 +223,7 @@ inline void Server::on_message(ConnId id, Conn& c, AskVerify& m, TimePoint) {
   TellVerify r;
   const auto other = peer_by_id(m.peer_id);
   if (other && records_[*other].ip == m.peer) {
-    auto path = file_path_of(m.url);
-    const auto f = path ? swarm_.find_file(*path) : std::nullopt;
+    const auto f = resolve(m.url, false).file;
     if (f) {
       const SwarmFile& file = swarm_.file(*f);
       for (TransferSlot t : swarm_.peer(c.peer).transfers) {
@@ -237,13 +240,13 @@ inline void Server::on_message(ConnId id, Conn& c, AskVerify& m, TimePoint) {
   r.url = std::move(m.url);
   r.range = m.range;
   r.peer_id = std::move(m.peer_id);
-  send(id, r);
+  send(id, std::move(r));
 }
 
 inline void Server::on_message(ConnId id, Conn& c, Completed& m, TimePoint now) {
-  auto path = file_path_of(m.url);
-  if (!path) return send(id, ErrorMessage{detail::describe(path.error()), std::move(m.url), m.range});
-  const auto f = swarm_.find_file(*path);
+  Resolved res = resolve(m.url, false);
+  if (res.bad_path) return send(id, ErrorMessage{std::move(res.reason), std::move(m.url), m.range});
+  const auto f = res.file;
   const auto giver = m.peer_id == server_peer_id ? std::optional<PeerSlot>(file_service) : peer_by_id(m.peer_id);
   std::optional<TransferSlot> t;
   ChunkIndex chunk = 0;
@@ -261,7 +264,7 @@ inline void Server::on_message(ConnId id, Conn& c, Completed& m, TimePoint now) 
   const SwarmTransfer tr = swarm_.end_transfer(*t);
   if (!m.hash) return transfer_failed(tr, now, true);
 
-  const auto expected = catalog_.chunk_hash(*path, chunk);
+  const auto expected = catalog_.chunk_hash(swarm_.file(*f).info.path, chunk);
   const bool ok = expected && detail::same_hex(*m.hash, *expected);
   send(id, HashVerify{std::move(m.url), m.range, ok});
   if (ok) {
@@ -361,21 +364,28 @@ inline void Server::send_transfer(TransferSlot t) {
     m.port = swarm_.peer(tr.giver).listen_port;
     m.peer_id = records_[tr.giver].id;
   }
-  send(taker.conn, m);
+  send(taker.conn, std::move(m));
 }
 
 inline Server::Resolved Server::resolve(std::string_view url, bool ask_catalog) {
+  // Clients repeat the same url in every message: skip parsing it again (file_path_of is pure).
+  if (auto hit = url_cache_.find(url); hit != url_cache_.end()) return {hit->second, {}};
   auto path = file_path_of(url);
-  if (!path) return {std::nullopt, detail::describe(path.error())};
-  if (auto f = swarm_.find_file(*path)) return {f, {}};
-  if (!ask_catalog) return {std::nullopt, "unknown file"};
-  auto info = catalog_.lookup(*path);
-  if (!info) return {std::nullopt, "unknown file"};
-  if (info->size > 0 && info->chunk_size == 0) return {std::nullopt, "file has no chunk size"};
-  if (ChunkLayout{info->size, info->chunk_size}.chunk_count() > detail::max_server_chunks)
-    return {std::nullopt, "file has too many chunks"};
-  info->path = std::move(*path);
-  return {swarm_.add_file(std::move(*info)), {}};
+  if (!path) return {std::nullopt, detail::describe(path.error()), true};
+  auto f = swarm_.find_file(*path);
+  if (!f) {
+    if (!ask_catalog) return {std::nullopt, "unknown file"};
+    auto info = catalog_.lookup(*path);
+    if (!info) return {std::nullopt, "unknown file"};
+    if (info->size > 0 && info->chunk_size == 0) return {std::nullopt, "file has no chunk size"};
+    if (ChunkLayout{info->size, info->chunk_size}.chunk_count() > detail::max_server_chunks)
+      return {std::nullopt, "file has too many chunks"};
+    info->path = std::move(*path);
+    f = swarm_.add_file(std::move(*info));
+  }
+  if (url_cache_.size() >= url_cache_limit) url_cache_.clear();
+  url_cache_.emplace(url, *f);
+  return {f, {}};
 }
 
 // The chunks a message's range names (absent = the whole file); on a bad range replies `error`.
