@@ -170,6 +170,7 @@ class Sim {
         if (t && (!next || *t < *next)) next = t;
       };
       if (!queue_.empty()) take(queue_.top().at);
+      if (app_wake && *app_wake > now) take(app_wake);
       take(client.next_timeout());
       take(server.next_timeout());
       if (!next || *next > deadline) return done();
@@ -188,6 +189,7 @@ class Sim {
   TimePoint now;
   Ep client;
   Ep server;
+  std::optional<TimePoint> app_wake;  // the test's own timer: run() stops there so done() can act
 
  private:
   static pdtp::rudp::EndpointOptions options(bool server) {
@@ -231,6 +233,8 @@ struct BulkTransfer {
   bool mismatch = false;
   std::uint64_t short_writes = 0;
   std::vector<std::uint8_t> buf = std::vector<std::uint8_t>(64 * 1024);
+  std::uint64_t buf_start = 0;
+  std::size_t buf_len = 0;
   std::size_t read_chunk = 64 * 1024;  // a slow reader reads less per event
   bool reading = true;                 // a stalled reader reads nothing until told
   std::vector<pdtp::rudp::Event> client_events, server_events;
@@ -260,9 +264,15 @@ struct BulkTransfer {
   void pump_write(pdtp::rudp::Connection& conn) {
     if (!stream) return;
     while (written < total) {
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), total - written));
-      for (std::size_t i = 0; i < n; ++i) buf[i] = pattern(seed, written + i);
-      auto w = conn.write(*stream, std::span(buf.data(), n));
+      // buf holds the pattern for [buf_start, buf_start + buf_len); refill only when written leaves it.
+      if (written < buf_start || written >= buf_start + buf_len) {
+        buf_start = written;
+        buf_len = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), total - written));
+        for (std::size_t i = 0; i < buf_len; ++i) buf[i] = pattern(seed, buf_start + i);
+      }
+      const std::size_t at = static_cast<std::size_t>(written - buf_start);
+      const std::size_t n = buf_len - at;
+      auto w = conn.write(*stream, std::span(buf.data() + at, n));
       if (!w) return;
       written += *w;
       if (*w < n) {

@@ -432,9 +432,14 @@ class Connection {
   TimePoint idle_deadline() const noexcept {
     return last_activity_ + std::max(cfg_.idle_timeout, 3 * recovery_.pto_period());
   }
+  // PING after keep_alive_interval of quiet; also (at a third of the idle timeout) while data waits
+  // for flow-control credit, so a slow reader does not make the connection look idle.
   std::optional<TimePoint> keep_alive_deadline() const noexcept {
-    if (cfg_.keep_alive_interval == Duration::zero() || ping_pending_) return std::nullopt;
-    return std::max(last_activity_, last_sent_) + cfg_.keep_alive_interval;
+    if (ping_pending_) return std::nullopt;
+    Duration interval = cfg_.keep_alive_interval;
+    if (interval == Duration::zero() && unsent_bytes_ > 0) interval = cfg_.idle_timeout / 3;
+    if (interval == Duration::zero()) return std::nullopt;
+    return std::max(last_activity_, last_sent_) + interval;
   }
 
   // ---- receiving ----

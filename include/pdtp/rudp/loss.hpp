@@ -169,12 +169,13 @@ class LossRecovery {
 
     std::uint64_t lost_bytes = 0;
     std::optional<TimePoint> largest_lost_sent;
-    std::optional<TimePoint> run_start;
+    bool in_run = false;  // inside a run of consecutive lost packets
+    TimePoint run_start{};
     bool persistent = false;
     for (auto& p : sent_) {
       if (p.number > *largest_acked_) break;
       if (p.state == SentPacket::State::acked) {
-        run_start.reset();  // an acknowledgement in between ends a run of losses
+        in_run = false;  // an acknowledgement in between ends a run of losses
         continue;
       }
       if (p.state == SentPacket::State::lost) continue;
@@ -189,8 +190,11 @@ class LossRecovery {
         lost_bytes += p.size;
         largest_lost_sent = p.time_sent;
         if (first_rtt_sample_ && p.time_sent > *first_rtt_sample_) {
-          if (!run_start) run_start = p.time_sent;
-          if (p.time_sent - *run_start > pc_period) persistent = true;
+          if (!in_run) {
+            in_run = true;
+            run_start = p.time_sent;
+          }
+          if (p.time_sent - run_start > pc_period) persistent = true;
         }
       }
       handler.lost(p);
