@@ -13,8 +13,8 @@
 #include "pdtp/result.hpp"
 #include "pdtp/rudp/protection.hpp"
 #include "pdtp/secure/aead.hpp"
-#include "pdtp/secure/handshake.hpp"
 #include "pdtp/secure/rekey.hpp"
+#include "pdtp/secure/session_keys.hpp"
 
 namespace pdtp::secure {
 
