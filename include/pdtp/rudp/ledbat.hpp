@@ -1,7 +1,8 @@
 // A delay-based background controller in the manner of LEDBAT (RFC 6817), measured on round-trip
 // time since our header carries no timestamps: queueing delay = current RTT - base RTT. The window
-// grows while queueing delay is under the target and shrinks in proportion as it exceeds it, so a
-// background transfer yields to others that fill the queue. Loss halves the window once per RTT.
+// grows while queueing delay is under the target and shrinks in proportion as it exceeds it (at most
+// halving per round trip), so a background transfer yields to others that fill the queue. Loss
+// halves the window once per RTT.
 #pragma once
 
 #include <algorithm>
@@ -36,9 +37,16 @@ class Ledbat final : public CongestionController {
       return;
     }
     slow_start_ = false;
-    const double off_target = (target - queueing) / target;
-    const double change = off_target * static_cast<double>(s.acked_bytes) * static_cast<double>(mss_) /
-                          static_cast<double>(window_);
+    const double acked = static_cast<double>(s.acked_bytes);
+    double change = 0;
+    if (queueing <= target) {
+      // Under target: additive increase of up to one datagram per window acknowledged (RFC 6817).
+      change = (target - queueing) / target * acked * static_cast<double>(mss_) / static_cast<double>(window_);
+    } else {
+      // Over target: shrink in proportion to the overshoot, at most halving per window (as LEDBAT++
+      // does), so a background flow gets out of the way within a few round trips.
+      change = -std::min(acked * (queueing / target - 1), acked / 2);
+    }
     const double next = std::max(static_cast<double>(window_) + change, static_cast<double>(min_window()));
     // Growth is limited by what is actually in flight (RFC 6817's allowed increase).
     const double cap = static_cast<double>(std::max(s.prior_bytes_in_flight, window_) + 2 * mss_);
