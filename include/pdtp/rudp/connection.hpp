@@ -430,7 +430,7 @@ class Connection {
   // ---- timers ----
 
   TimePoint idle_deadline() const noexcept {
-    return last_activity_ + std::max(cfg_.idle_timeout, 3 * recovery_.pto_period());
+    return last_activity_ + std::max(cfg_.idle_timeout, 3 * recovery_.pto_base());
   }
   // PING after keep_alive_interval of quiet; also (at a third of the idle timeout) while data waits
   // for flow-control credit, so a slow reader does not make the connection look idle.
@@ -534,7 +534,7 @@ class Connection {
 
   void on_frame(TimePoint now, const CloseFrame& f) {
     state_ = ConnectionState::draining;
-    close_deadline_ = now + 3 * recovery_.pto_period();
+    close_deadline_ = now + 3 * recovery_.pto_base();
     drop_streams();
     events_.push_back(ConnectionClosed{f.application ? CloseReason::peer : CloseReason::peer_error, f.code, f.reason});
   }
@@ -916,7 +916,7 @@ class Connection {
 
   void enter_closing(TimePoint now, CloseFrame frame, CloseReason reason) {
     state_ = ConnectionState::closing;
-    close_deadline_ = now + 3 * recovery_.pto_period();
+    close_deadline_ = now + 3 * recovery_.pto_base();
     events_.push_back(ConnectionClosed{reason, frame.code, frame.reason});
     close_frame_ = std::move(frame);
     close_resend_ = true;

@@ -22,6 +22,7 @@ namespace pdtp::rudp {
 inline constexpr std::uint64_t packet_threshold = 3;
 inline constexpr std::uint32_t persistent_congestion_threshold = 3;
 inline constexpr std::uint32_t max_pto_backoff_exponent = 16;
+inline constexpr Duration max_pto_period = std::chrono::seconds(60);
 
 class LossRecovery {
  public:
@@ -126,8 +127,14 @@ class LossRecovery {
     return pto_time();
   }
 
-  // Probe timeout period with the current backoff (also used for closing and draining periods).
-  Duration pto_period() const noexcept { return rtt_.pto_base(peer_max_ack_delay_) * (std::uint64_t{1} << pto_count_); }
+  // Probe timeout period with the current backoff, capped at max_pto_period.
+  Duration pto_period() const noexcept {
+    const Duration base = pto_base();
+    const Duration backed_off = base * (std::uint64_t{1} << pto_count_);
+    return std::max(base, std::min(backed_off, max_pto_period));
+  }
+  // Probe timeout without backoff: the unit for idle and closing periods.
+  Duration pto_base() const noexcept { return rtt_.pto_base(peer_max_ack_delay_); }
 
   // Probe packets still owed after a PTO: they go out even if the window is full.
   std::uint32_t probes_owed() const noexcept { return probes_; }

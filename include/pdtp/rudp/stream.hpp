@@ -68,7 +68,9 @@ class SendStream {
   // New bytes that may go out now, given the connection's remaining credit.
   std::uint64_t sendable(std::uint64_t connection_credit) const noexcept {
     if (reset_code_) return 0;
-    const std::uint64_t limit = std::min({write_end_, peer_max_, next_offset_ + connection_credit});
+    const std::uint64_t conn_limit =
+        connection_credit > UINT64_MAX - next_offset_ ? UINT64_MAX : next_offset_ + connection_credit;
+    const std::uint64_t limit = std::min({write_end_, peer_max_, conn_limit});
     return limit > next_offset_ ? limit - next_offset_ : 0;
   }
   // Bytes written but held back by the peer's stream credit (not connection credit).
