@@ -210,8 +210,17 @@ std::vector<pdtp::core::FileInfo> DirectoryCatalog::list(std::size_t max_files) 
     std::error_code type_ec;
     const fs::file_status link_status = it->symlink_status(type_ec);
     if (!type_ec && (fs::is_regular_file(link_status) || fs::is_symlink(link_status))) {
-      const std::string rel = it->path().lexically_relative(root_).generic_string();
-      if (auto info = lookup("/" + rel)) out.push_back(std::move(*info));
+      const std::string path = "/" + it->path().lexically_relative(root_).generic_string();
+      if (!well_formed(path)) {
+        // too long to be looked up: not servable, so not listed
+      } else if (fs::is_regular_file(link_status)) {
+        // Reached without following any symlink from the real root, so it is inside: skip canonical().
+        std::error_code size_ec;
+        const std::uint64_t size = it->file_size(size_ec);
+        if (!size_ec) out.push_back(pdtp::core::FileInfo{path, size, chunk_size_, streaming_});
+      } else if (auto info = lookup(path)) {
+        out.push_back(std::move(*info));
+      }
     }
     it.increment(ec);
   }

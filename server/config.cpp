@@ -5,10 +5,12 @@
 #include <functional>
 #include <iterator>
 #include <set>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <vector>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "setting_values.hpp"
@@ -90,6 +92,20 @@ std::string one_line(std::string_view text) {
   return out;
 }
 
+// Sees parser events only to learn where each document starts.
+struct DocumentCounter final : YAML::EventHandler {
+  YAML::Mark last_start = YAML::Mark::null_mark();
+  void OnDocumentStart(const YAML::Mark& mark) override { last_start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
 Result<ServerSettings> apply_document(const YAML::Node& doc, std::string_view source, ServerSettings s) {
   if (!doc.IsDefined() || doc.IsNull()) return s;  // empty file or only comments: nothing to change
   if (!doc.IsMap()) return fail(source, "expected a map of settings (key: value), got " + node_kind(doc));
@@ -140,10 +156,17 @@ Result<ServerSettings> parse_config_yaml(std::string_view text, std::string_view
     return fail(source_name, "larger than " + std::to_string(max_config_bytes) + " bytes; not a config file");
   }
   try {
-    const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    if (docs.size() > 1) return fail(source_name, "expected one YAML document, got " + std::to_string(docs.size()));
-    if (docs.empty()) return base;
-    return apply_document(docs.front(), source_name, std::move(base));
+    const std::string owned(text);
+    // yaml-cpp 0.7's LoadAll loops forever on some malformed input (e.g. "\n,\n"), so the documents
+    // are counted with the event parser, which is asked for two at most.
+    std::istringstream stream(owned);
+    YAML::Parser parser(stream);
+    DocumentCounter counter;
+    if (!parser.HandleNextDocument(counter)) return base;  // empty, or only comments
+    if (parser.HandleNextDocument(counter)) {
+      return fail(source_name, where(counter.last_start) + "expected one YAML document, found another one here");
+    }
+    return apply_document(YAML::Load(owned), source_name, std::move(base));
   } catch (const YAML::Exception& e) {
     return fail(source_name, where(e.mark) + "YAML syntax error: " + one_line(e.msg));
   } catch (const std::exception& e) {

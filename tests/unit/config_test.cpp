@@ -157,7 +157,13 @@ TEST_CASE("a key given twice, in either spelling, is an error") {
 TEST_CASE("a document that is not a map is rejected") {
   CHECK(error_of("- port\n- 6086\n") == "conf/x.yml: expected a map of settings (key: value), got a list");
   CHECK(error_of("just words").find("got a scalar") != std::string::npos);
-  CHECK(error_of("port: 1\n---\nport: 2\n").find("one YAML document") != std::string::npos);
+  CHECK(error_of("port: 1\n---\nport: 2\n") ==
+        "conf/x.yml: line 2, column 1: expected one YAML document, found another one here");
+}
+
+TEST_CASE("stray tokens that make yaml-cpp's LoadAll loop forever are an error") {
+  CHECK(error_of("\n,\n    ").find("conf/x.yml: ") == 0);
+  CHECK(error_of("port: 6086\n,\n").find("conf/x.yml: ") == 0);
 }
 
 TEST_CASE("a YAML syntax error reports line and column") {
