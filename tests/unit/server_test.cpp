@@ -782,3 +782,20 @@ TEST_CASE("file metadata is looked up once and then cached") {
   CHECK(h.take<TellInfo>(1).size() == 5);
   CHECK(h.catalog.lookups == 1);
 }
+
+TEST_CASE("urls that differ in host or spelling name the same file; transfers echo the taker's url") {
+  Harness h;
+  add_files(h);
+  h.join(1, "a", 7001);
+  h.send(1, Provide{"http://10.1.2.3:6086/./a.bin", std::nullopt});
+  h.join(2, "b");
+  h.send(2, Request{"http://Example.org//a.bin", chunk_range(1)});
+  auto t = h.one<Transfer>(2);
+  CHECK(t.peer_id == "a");
+  CHECK(t.url == "http://Example.org//a.bin");
+  h.send(2, Completed{t.host, "/a.bin", t.range, t.peer_id, hash_of(h, "/a.bin", 1)});  // a third spelling
+  CHECK(h.one<HashVerify>(2).hash_ok);
+  auto s = h.snap();
+  REQUIRE(s.files.size() == 1);
+  CHECK(s.files[0].uploaders == 2);
+}

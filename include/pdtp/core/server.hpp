@@ -147,6 +147,7 @@ class Server {
     bool bad_path = false;  // the url itself is invalid (not merely an unknown file)
   };
   static constexpr std::size_t url_cache_limit = 4096;  // raw urls remembered; cleared when full
+  static constexpr std::size_t url_cache_key_limit = 512;  // longer urls are not cached (bounds its memory)
 
   // Message handlers; `c.peer` is a registered peer for all but register.
   void handle(ConnId id, Conn& c, Message& m, TimePoint now);
@@ -159,9 +160,9 @@ class Server {
   void on_message(ConnId id, Conn& c, AskVerify& m, TimePoint now);
   void on_message(ConnId id, Conn& c, Completed& m, TimePoint now);
 
-  void fatal(ConnId id, Conn& c, std::string message, TimePoint now);
-  void remove_peer(PeerSlot p, TimePoint now);
-  void transfer_failed(const SwarmTransfer& tr, TimePoint now, bool remember);
+  void fatal(ConnId id, Conn& c, std::string message);
+  void remove_peer(PeerSlot p);
+  void transfer_failed(const SwarmTransfer& tr, TimePoint now);
   void schedule(TimePoint now);
   void send(ConnId id, const Message& m);
   void send_transfer(TransferSlot t);

@@ -77,12 +77,12 @@ inline void Server::on_data(ConnId conn, std::string_view bytes, TimePoint now) 
   while (!c.closed) {
     auto body = c.decoder.next_view();
     if (!body) {
-      if (body.error().code != Errc::incomplete) fatal(conn, c, detail::describe(body.error()), now);
+      if (body.error().code != Errc::incomplete) fatal(conn, c, detail::describe(body.error()));
       break;
     }
     auto msg = decode_message(*body);
     if (!msg) {
-      fatal(conn, c, detail::describe(msg.error()), now);
+      fatal(conn, c, detail::describe(msg.error()));
       break;
     }
     handle(conn, c, *msg, now);
@@ -97,7 +97,7 @@ inline void Server::on_data(ConnId conn, std::string_view bytes, TimePoint now) 
 inline void Server::on_disconnect(ConnId conn, TimePoint now) {
   auto it = conns_.find(conn);
   if (it == conns_.end()) return;
-  if (it->second.peer != no_peer) remove_peer(it->second.peer, now);
+  if (it->second.peer != no_peer) remove_peer(it->second.peer);
   conns_.erase(it);
   schedule(now);
 }
@@ -107,7 +107,7 @@ inline void Server::on_timeout(TimePoint now) {
   swarm_.expired(now, expired_);
   for (TransferSlot t : expired_) {
     if (!swarm_.valid_transfer(t)) continue;
-    transfer_failed(swarm_.end_transfer(t), now, true);
+    transfer_failed(swarm_.end_transfer(t), now);
   }
   schedule(now);
 }
@@ -128,7 +128,7 @@ inline bool Server::poll_action(ServerAction& out) {
 
 inline void Server::handle(ConnId id, Conn& c, Message& m, TimePoint now) {
   if (c.peer == no_peer && !std::holds_alternative<Register>(m)) {
-    fatal(id, c, "the first message must be register, not " + std::string(message_type(m)), now);
+    fatal(id, c, "the first message must be register, not " + std::string(message_type(m)));
     return;
   }
   std::visit(
@@ -137,25 +137,24 @@ inline void Server::handle(ConnId id, Conn& c, Message& m, TimePoint now) {
         if constexpr (detail::is_client_message<T>) {
           on_message(id, c, msg, now);
         } else {
-          fatal(id, c, std::string(message_type(m)) + " is a server-to-client message", now);
+          fatal(id, c, std::string(message_type(m)) + " is a server-to-client message");
         }
       },
       m);
   schedule(now);
 }
 
-inline void Server::on_message(ConnId id, Conn& c, Register& m, TimePoint now) {
-  if (c.peer != no_peer) return fatal(id, c, "register sent twice on one connection", now);
-  if (m.client_id.empty()) return fatal(id, c, "register: client_id is empty", now);
+inline void Server::on_message(ConnId id, Conn& c, Register& m, TimePoint) {
+  if (c.peer != no_peer) return fatal(id, c, "register sent twice on one connection");
+  if (m.client_id.empty()) return fatal(id, c, "register: client_id is empty");
   if (m.client_id.size() > config_.max_client_id_bytes)
     return fatal(id, c,
                  "register: client_id of " + std::to_string(m.client_id.size()) + " bytes is longer than " +
-                     std::to_string(config_.max_client_id_bytes),
-                 now);
+                     std::to_string(config_.max_client_id_bytes));
   if (m.client_id == server_peer_id)
-    return fatal(id, c, "register: client_id " + detail::quoted(m.client_id) + " is reserved for the server", now);
+    return fatal(id, c, "register: client_id " + detail::quoted(m.client_id) + " is reserved for the server");
   if (peers_by_id_.count(m.client_id))
-    return fatal(id, c, "register: client_id " + detail::quoted(m.client_id) + " is already in use", now);
+    return fatal(id, c, "register: client_id " + detail::quoted(m.client_id) + " is already in use");
   const PeerSlot p = swarm_.add_peer(m.listen_port);
   if (p >= records_.size()) records_.resize(static_cast<std::size_t>(p) + 1);
   PeerRecord& r = records_[p];
@@ -262,7 +261,7 @@ inline void Server::on_message(ConnId id, Conn& c, Completed& m, TimePoint now) 
   if (!t) return send(id, ErrorMessage{"unknown transfer", std::move(m.url), m.range});
 
   const SwarmTransfer tr = swarm_.end_transfer(*t);
-  if (!m.hash) return transfer_failed(tr, now, true);
+  if (!m.hash) return transfer_failed(tr, now);
 
   const auto expected = catalog_.chunk_hash(swarm_.file(*f).info.path, chunk);
   const bool ok = expected && detail::same_hex(*m.hash, *expected);
@@ -296,7 +295,7 @@ inline void Server::on_message(ConnId id, Conn& c, Completed& m, TimePoint now) 
 
 // ---- helpers ----
 
-inline void Server::fatal(ConnId id, Conn& c, std::string message, TimePoint now) {
+inline void Server::fatal(ConnId id, Conn& c, std::string message) {
   ++protocol_errors_;
   send(id, ProtocolError{std::move(message)});
   actions_.push_back(CloseConn{id});
@@ -304,11 +303,11 @@ inline void Server::fatal(ConnId id, Conn& c, std::string message, TimePoint now
   if (c.peer != no_peer) {
     const PeerSlot p = c.peer;
     c.peer = no_peer;
-    remove_peer(p, now);
+    remove_peer(p);
   }
 }
 
-inline void Server::remove_peer(PeerSlot p, TimePoint) {
+inline void Server::remove_peer(PeerSlot p) {
   dropped_.clear();
   swarm_.remove_peer(p, dropped_);
   scheduler_.peer_removed(p);
@@ -322,9 +321,9 @@ inline void Server::remove_peer(PeerSlot p, TimePoint) {
 }
 
 // A transfer ended without a verified chunk: count it, avoid that giver for a while, reschedule.
-inline void Server::transfer_failed(const SwarmTransfer& tr, TimePoint now, bool remember) {
+inline void Server::transfer_failed(const SwarmTransfer& tr, TimePoint now) {
   ++transfers_failed_;
-  if (remember) swarm_.remember_failure(tr.taker, tr.giver, tr.file, tr.chunk, now);
+  swarm_.remember_failure(tr.taker, tr.giver, tr.file, tr.chunk, now);
   scheduler_.taker_changed(tr.taker);
   scheduler_.giver_freed(swarm_, tr.giver);
 }
@@ -383,8 +382,10 @@ inline Server::Resolved Server::resolve(std::string_view url, bool ask_catalog) 
     info->path = std::move(*path);
     f = swarm_.add_file(std::move(*info));
   }
-  if (url_cache_.size() >= url_cache_limit) url_cache_.clear();
-  url_cache_.emplace(url, *f);
+  if (url.size() <= url_cache_key_limit) {
+    if (url_cache_.size() >= url_cache_limit) url_cache_.clear();
+    url_cache_.emplace(url, *f);
+  }
   return {f, {}};
 }
 
