@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds Release into build-bench and runs every benchmark; prints each one's output and a summary.
+#   bench/run_all.sh      (env: JOBS=2 make jobs; QUICK=1 for smaller runs; BUILD to use another dir)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+export BUILD=${BUILD:-$root/build-bench}
+jobs=${JOBS:-2}
+
+cmake -S "$root" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DPDTP_BUILD_TESTS=OFF >/dev/null
+make -C "$BUILD" -j"$jobs" dstream dsclient control_plane control_load >/dev/null
+
+if [ "${QUICK:-0}" = 1 ]; then
+  export DATA_MIB=256 RUNS=1 STREAM_MIB=512 LOAD_SECONDS=2
+  cp_args=(--scale 0.2)
+else
+  cp_args=()
+fi
+
+log=$(mktemp "${TMPDIR:-/tmp}/pdtp-bench-log.XXXXXX")
+trap 'rm -f "$log"' EXIT
+echo "== $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"\
+     "git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+awk '$1 > 1.5 { print "== warning: the machine is busy (load average " $1 "); figures will be low and noisy" }' /proc/loadavg
+
+status=0
+run() {
+  echo "== $*"
+  "$@" 2>&1 | tee -a "$log" || { echo "== FAILED: $*"; status=1; }
+}
+run "$BUILD/bench/control_plane" "${cp_args[@]}"
+run "$here/control_load.sh"
+run "$here/data_plane.sh"
+run "$here/memory.sh"
+
+echo "== summary"
+grep -E 'msg/s|target|CRASHED' "$log" | grep -vE '^  swarm:' | sed 's/^ *//' || true
+exit "$status"
