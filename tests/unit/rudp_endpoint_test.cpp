@@ -188,3 +188,40 @@ TEST_CASE("a closed connection is dropped once its events are drained") {
   CHECK(client.connection_count() == 0);
   CHECK(server.connection_count() == 0);
 }
+
+TEST_CASE("rekeying moves a connection to new ids and keys; the old id works until its keys are dropped") {
+  Ep a;
+  Ep b;
+  REQUIRE(a.insert(t0, ConnectionId{1}, ConnectionId{2}, Role::client, 1, std::make_unique<NullProtection>()).ok());
+  REQUIRE(b.insert(t0, ConnectionId{2}, ConnectionId{1}, Role::server, 0, std::make_unique<NullProtection>()).ok());
+  auto* conn = a.connection(ConnectionId{1});
+  auto s = *conn->open_stream();
+  const std::uint8_t one[] = {1, 2, 3};
+  REQUIRE(conn->write(s, one).ok());
+  auto before = drain(a, t0);  // sealed under the old keys, addressed to id 2
+  REQUIRE_FALSE(before.empty());
+
+  REQUIRE(a.rekey(ConnectionId{1}, ConnectionId{11}, ConnectionId{12}, std::make_unique<NullProtection>()).ok());
+  REQUIRE(b.rekey(ConnectionId{2}, ConnectionId{12}, ConnectionId{11}, std::make_unique<NullProtection>()).ok());
+  CHECK(a.connection(ConnectionId{1}) == nullptr);
+  conn = a.connection(ConnectionId{11});
+  REQUIRE(conn != nullptr);
+  const std::uint8_t two[] = {4, 5};
+  REQUIRE(conn->write(s, two).ok());
+  auto after = drain(a, t0);
+  REQUIRE_FALSE(after.empty());
+  CHECK(decode_header(after[0].bytes)->receiver == ConnectionId{12});
+
+  // Late packets under the old keys still arrive; new ones too.
+  for (auto& t : before) CHECK(b.on_datagram(t0, 0, t.bytes) == Receipt::delivered);
+  for (auto& t : after) CHECK(b.on_datagram(t0, 0, t.bytes) == Receipt::delivered);
+  std::vector<std::uint8_t> buf(16);
+  auto r = b.connection(ConnectionId{12})->read(s, buf);
+  REQUIRE(r.ok());
+  CHECK(r->bytes == 5);
+
+  b.drop_previous_keys(ConnectionId{12});
+  CHECK(b.on_datagram(t0, 0, before[0].bytes) == Receipt::unknown_connection);
+  CHECK(b.rekey(ConnectionId{99}, ConnectionId{5}, ConnectionId{6}, std::make_unique<NullProtection>()).error().code ==
+        Errc::bad_state);
+}

@@ -21,6 +21,8 @@ inline constexpr std::uint64_t initial_max_streams = 16;
 inline constexpr Duration max_ack_delay = std::chrono::milliseconds(25);
 // CLOSE reasons longer than this are cut when sent.
 inline constexpr std::size_t max_close_reason = 512;
+// Timeouts and intervals above this are refused (they would only risk overflowing time arithmetic).
+inline constexpr Duration max_config_duration = std::chrono::hours(24);
 
 struct Config {
   std::size_t max_datagram_size = min_datagram_size;   // UDP payload we send: 1200 .. 65527 (1452 suits Ethernet)
@@ -50,9 +52,14 @@ inline Status validate(const Config& c) {
     return bad("stream_send_buffer " + std::to_string(c.stream_send_buffer) + " outside 4096..2^32");
   if (c.max_incoming_streams < initial_max_streams || c.max_incoming_streams > (std::uint64_t{1} << 20))
     return bad("max_incoming_streams " + std::to_string(c.max_incoming_streams) + " outside 16..2^20");
-  if (c.idle_timeout <= Duration::zero()) return bad("idle_timeout must be positive");
-  if (c.keep_alive_interval < Duration::zero()) return bad("keep_alive_interval must not be negative");
-  if (c.initial_rtt <= Duration::zero()) return bad("initial_rtt must be positive");
+  if (c.idle_timeout <= Duration::zero() || c.idle_timeout > max_config_duration)
+    return bad("idle_timeout must be positive and at most 24 hours");
+  if (c.keep_alive_interval < Duration::zero() || c.keep_alive_interval > max_config_duration)
+    return bad("keep_alive_interval must be between 0 (off) and 24 hours");
+  if (c.initial_rtt <= Duration::zero() || c.initial_rtt > std::chrono::seconds(60))
+    return bad("initial_rtt must be positive and at most 60 s");
+  if (c.ledbat_target <= Duration::zero() || c.ledbat_target > std::chrono::seconds(10))
+    return bad("ledbat_target must be positive and at most 10 s");
   if (c.max_ack_ranges < 1 || c.max_ack_ranges > 256)
     return bad("max_ack_ranges " + std::to_string(c.max_ack_ranges) + " outside 1..256");
   if (c.max_tracked_packets < 64 || c.max_tracked_packets > (1u << 22))

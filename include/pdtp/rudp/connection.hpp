@@ -97,13 +97,17 @@ class Connection {
   void on_datagram(TimePoint now, std::span<const std::uint8_t> datagram) {
     if (state_ == ConnectionState::closed) return;
     auto header = decode_header(datagram);
-    if (!header || header->type != PacketType::data || header->receiver != local_ ||
-        datagram.size() > max_udp_payload) {
+    PacketProtection* keys = nullptr;
+    if (header && header->type == PacketType::data && datagram.size() <= max_udp_payload) {
+      if (header->receiver == local_) keys = protection_.get();
+      else if (previous_ && header->receiver == previous_->local) keys = previous_->protection.get();
+    }
+    if (keys == nullptr) {
       ++stats_.packets_dropped;
       return;
     }
     scratch_.assign(datagram.begin() + header_size, datagram.end());
-    auto plain = protection_->open(header->number, datagram.first(header_size), scratch_);
+    auto plain = keys->open(header->number, datagram.first(header_size), scratch_);
     if (!plain) {
       ++stats_.packets_dropped;
       return;
@@ -161,6 +165,22 @@ class Connection {
     if (ack_deadline_ && now >= *ack_deadline_) ack_now_ = true;
     if (auto k = keep_alive_deadline(); k && now >= *k) ping_pending_ = true;
     if (pacing_wake_ && now >= *pacing_wake_) pacing_wake_.reset();
+  }
+
+  // New keys from a new handshake (rekeying): from now on packets go out to `peer` sealed with
+  // `protection`, and packets to `local` are opened with it. The previous keys (and id) still open
+  // packets that were in flight until drop_previous_keys() or the next install_keys().
+  void install_keys(ConnectionId local, ConnectionId peer, std::unique_ptr<PacketProtection> protection) {
+    if (!protection) return;
+    previous_ = PreviousKeys{local_, std::move(protection_)};
+    local_ = local;
+    peer_ = peer;
+    protection_ = std::move(protection);
+  }
+  void drop_previous_keys() noexcept { previous_.reset(); }
+  std::optional<ConnectionId> previous_local_id() const noexcept {
+    if (!previous_) return std::nullopt;
+    return previous_->local;
   }
 
   // ---------------------------------------------------------------- output
@@ -403,6 +423,11 @@ class Connection {
     std::uint64_t stop_code = 0;
   };
 
+  struct PreviousKeys {
+    ConnectionId local;
+    std::unique_ptr<PacketProtection> protection;
+  };
+
   struct RecoveryHandler {
     Connection& c;
     TimePoint now;
@@ -417,8 +442,12 @@ class Connection {
     c.stream_send_buffer = std::clamp<std::uint64_t>(c.stream_send_buffer, 4096, std::uint64_t{1} << 32);
     c.max_incoming_streams = std::clamp<std::uint64_t>(c.max_incoming_streams, initial_max_streams, std::uint64_t{1} << 20);
     if (c.idle_timeout <= Duration::zero()) c.idle_timeout = std::chrono::seconds(30);
-    if (c.keep_alive_interval < Duration::zero()) c.keep_alive_interval = Duration::zero();
+    c.idle_timeout = std::min<Duration>(c.idle_timeout, max_config_duration);
+    c.keep_alive_interval = std::clamp<Duration>(c.keep_alive_interval, Duration::zero(), max_config_duration);
     if (c.initial_rtt <= Duration::zero()) c.initial_rtt = std::chrono::milliseconds(333);
+    c.initial_rtt = std::min<Duration>(c.initial_rtt, std::chrono::seconds(60));
+    if (c.ledbat_target <= Duration::zero()) c.ledbat_target = std::chrono::milliseconds(100);
+    c.ledbat_target = std::min<Duration>(c.ledbat_target, std::chrono::seconds(10));
     c.max_ack_ranges = std::clamp<std::size_t>(c.max_ack_ranges, 1, 256);
     c.max_tracked_packets = std::clamp<std::size_t>(c.max_tracked_packets, 64, std::size_t{1} << 22);
     return c;
@@ -927,6 +956,7 @@ class Connection {
   ConnectionId peer_;
   Role role_;
   std::unique_ptr<PacketProtection> protection_;
+  std::optional<PreviousKeys> previous_;  // keys before the last rekey, still accepted on receipt
   Config cfg_;
   ConnectionState state_ = ConnectionState::open;
   LossRecovery recovery_;

@@ -72,7 +72,7 @@ class Endpoint {
   // Adds a connection established by a handshake. Error: the local id is 0 or taken, or the limit is reached.
   Status insert(TimePoint now, ConnectionId local, ConnectionId peer, Role role, const Address& peer_address,
                 std::unique_ptr<PacketProtection> protection) {
-    if (local == no_connection || connections_.count(to_u32(local)) != 0)
+    if (local == no_connection || connections_.count(to_u32(local)) != 0 || aliases_.count(to_u32(local)) != 0)
       return Error{Errc::bad_field, "connection id " + std::to_string(to_u32(local)) + " is 0 or in use"};
     if (connections_.size() >= options_.max_connections)
       return Error{Errc::overloaded, "endpoint holds " + std::to_string(connections_.size()) + " connections"};
@@ -89,6 +89,34 @@ class Endpoint {
     return Ok{};
   }
 
+  // Rekeying: the connection now known as `old_local` switches to new ids and keys (see
+  // Connection::install_keys); datagrams to either id reach it until the old keys are dropped.
+  Status rekey(ConnectionId old_local, ConnectionId new_local, ConnectionId new_peer,
+               std::unique_ptr<PacketProtection> protection) {
+    auto it = connections_.find(to_u32(old_local));
+    if (it == connections_.end())
+      return Error{Errc::bad_state, "rekey: no connection " + std::to_string(to_u32(old_local))};
+    if (new_local == no_connection || (new_local != old_local && (connections_.count(to_u32(new_local)) != 0 ||
+                                                                 aliases_.count(to_u32(new_local)) != 0)))
+      return Error{Errc::bad_field, "rekey: connection id " + std::to_string(to_u32(new_local)) + " is 0 or in use"};
+    if (!protection) return Error{Errc::bad_field, "rekey: no packet protection"};
+    drop_previous_keys(old_local);
+    auto node = connections_.extract(it);
+    node.mapped().connection.install_keys(new_local, new_peer, std::move(protection));
+    node.key() = to_u32(new_local);
+    connections_.insert(std::move(node));
+    if (new_local != old_local) aliases_[to_u32(old_local)] = to_u32(new_local);
+    return Ok{};
+  }
+
+  // Stops accepting the keys (and id) a connection used before its last rekey.
+  void drop_previous_keys(ConnectionId local) {
+    auto it = connections_.find(to_u32(local));
+    if (it == connections_.end()) return;
+    if (auto old = it->second.connection.previous_local_id()) aliases_.erase(to_u32(*old));
+    it->second.connection.drop_previous_keys();
+  }
+
   Connection* connection(ConnectionId id) noexcept {
     auto it = connections_.find(to_u32(id));
     return it == connections_.end() ? nullptr : &it->second.connection;
@@ -103,7 +131,9 @@ class Endpoint {
     if (!header) return Receipt::dropped;
     switch (header->type) {
       case PacketType::data: {
-        auto it = connections_.find(to_u32(header->receiver));
+        std::uint32_t id = to_u32(header->receiver);
+        if (auto alias = aliases_.find(id); alias != aliases_.end()) id = alias->second;
+        auto it = connections_.find(id);
         if (it == connections_.end()) return Receipt::unknown_connection;
         Entry& e = it->second;
         const auto before = e.connection.stats().packets_received;
@@ -181,6 +211,7 @@ class Endpoint {
     for (auto it = connections_.begin(); it != connections_.end();) {
       if (auto e = it->second.connection.poll_event()) return ConnectionEvent{ConnectionId{it->first}, std::move(*e)};
       if (it->second.connection.is_closed()) {
+        if (auto old = it->second.connection.previous_local_id()) aliases_.erase(to_u32(*old));
         it = connections_.erase(it);
       } else {
         ++it;
@@ -238,7 +269,8 @@ class Endpoint {
   }
 
   ConnectionId allocate_test_id() {
-    while (next_test_id_ == 0 || connections_.count(next_test_id_) != 0 || pending_.count(next_test_id_) != 0)
+    while (next_test_id_ == 0 || connections_.count(next_test_id_) != 0 || pending_.count(next_test_id_) != 0 ||
+           aliases_.count(next_test_id_) != 0)
       ++next_test_id_;
     return ConnectionId{next_test_id_++};
   }
@@ -251,6 +283,7 @@ class Endpoint {
   EndpointOptions options_;
   std::map<std::uint32_t, Entry> connections_;
   std::map<std::uint32_t, Pending> pending_;
+  std::map<std::uint32_t, std::uint32_t> aliases_;  // pre-rekey id -> current id
   std::deque<Transmit> outbox_;
   std::deque<EndpointEvent> events_;
   std::uint32_t next_test_id_;

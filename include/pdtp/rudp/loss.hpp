@@ -83,7 +83,10 @@ class LossRecovery {
 
     std::optional<Duration> rtt_sample;
     if (largest_newly_acked_eliciting) {
-      const Duration delay = std::min<Duration>(std::chrono::microseconds(ack.ack_delay_us), peer_max_ack_delay_);
+      // Capped in microseconds first: a hostile delay must not overflow the conversion.
+      const auto cap_us = static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(peer_max_ack_delay_).count());
+      const Duration delay = std::chrono::microseconds(std::min(ack.ack_delay_us, cap_us));
       rtt_sample = now - largest_sent_time;
       rtt_.update(*rtt_sample, delay);
       if (!first_rtt_sample_) first_rtt_sample_ = now;
