@@ -9,9 +9,10 @@ S=${LOAD_SECONDS:-5}
 mkdir -p "$WORK/www"
 head -c 1000000 /dev/urandom >"$WORK/www/a.bin"
 url="http://127.0.0.1/a.bin"
+echo "control_load: load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; ${RT[*]:-normal priority}"
 run() {
   start_dstream "$WORK/www"
-  timeout $((S + 60)) "$CONTROL_LOAD" load --port "$DS_PORT" --url "$url" --seconds "$S" "$@" || echo "control_load $* failed"
+  timeout $((S + 60)) "${RT[@]}" "$CONTROL_LOAD" load --port "$DS_PORT" --url "$url" --seconds "$S" "$@" || echo "control_load $* failed"
   sleep 0.5
   if kill -0 "$DSTREAM_PID" 2>/dev/null; then
     stop_pid "$DSTREAM_PID"

@@ -4,6 +4,8 @@
 // actions, as the runtime does after every read) is timed. Prints messages per second per mix.
 //
 //   control_plane [--conns N] [--scale X] [--only MIX]
+#include <time.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -80,7 +82,31 @@ struct Tally {
   std::uint64_t out = 0;           // frames the server sent
   std::uint64_t closes = 0;        // CloseConn actions (must stay 0)
   std::map<std::string, std::uint64_t, std::less<>> by_type;
-  double seconds = 0;              // time spent inside the server (and draining it)
+  double seconds = 0;              // wall time spent feeding the server and draining it
+  double cpu_seconds = 0;          // this thread's CPU time over the same spans
+};
+
+double thread_cpu_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// Times one span of reads (frames are built before it starts): wall clock and thread CPU time.
+class Span {
+ public:
+  explicit Span(Tally& t) : t_(t), wall_(Clock::now()), cpu_(thread_cpu_now()) {}
+  ~Span() {
+    t_.seconds += std::chrono::duration<double>(Clock::now() - wall_).count();
+    t_.cpu_seconds += thread_cpu_now() - cpu_;
+  }
+  Span(const Span&) = delete;
+  Span& operator=(const Span&) = delete;
+
+ private:
+  Tally& t_;
+  Clock::time_point wall_;
+  double cpu_;
 };
 
 class Harness {
@@ -107,12 +133,11 @@ class Harness {
 
   // One read: feed `bytes` (holding `msgs` messages) to connection i and drain, as the runtime does.
   // With `collect`, the frames sent are kept per connection.
+  // Not timed here: callers time whole spans of reads (see Span).
   void read(std::size_t i, std::string_view bytes, std::uint64_t msgs, Tally& t,
             std::vector<std::vector<std::string>>* collect = nullptr) {
-    const auto t0 = Clock::now();
-    server_.on_data(conn(i), bytes, t0);
+    server_.on_data(conn(i), bytes, Clock::now());
     drain(t, collect);
-    t.seconds += std::chrono::duration<double>(Clock::now() - t0).count();
     t.in += msgs;
   }
 
@@ -152,12 +177,16 @@ class Harness {
   std::size_t conns_ = 0;
 };
 
+// msg/s by wall clock, and by this thread's CPU time (what one dedicated core would do; the
+// difference is time the thread spent descheduled on a busy machine).
 void report(const char* mix, const Tally& t) {
   const double rate = t.seconds > 0 ? static_cast<double>(t.in) / t.seconds : 0;
+  const double cpu_rate = t.cpu_seconds > 0 ? static_cast<double>(t.in) / t.cpu_seconds : 0;
   std::string replies;
   for (const auto& [type, n] : t.by_type) replies += " " + type + "=" + std::to_string(n);
-  std::printf("%-44s %9llu msgs %7.3f s %10.0f msg/s %6.0f ns/msg  replies:%s%s\n", mix,
-              static_cast<unsigned long long>(t.in), t.seconds, rate, rate > 0 ? 1e9 / rate : 0.0, replies.c_str(),
+  std::printf("%-46s %8llu msgs  wall %6.3f s %8.0f msg/s  cpu %6.3f s %8.0f msg/s %5.0f ns/msg  replies:%s%s\n",
+              mix, static_cast<unsigned long long>(t.in), t.seconds, rate, t.cpu_seconds, cpu_rate,
+              cpu_rate > 0 ? 1e9 / cpu_rate : 0.0, replies.c_str(),
               t.closes ? "  (CONNECTIONS CLOSED: protocol errors)" : "");
   std::fflush(stdout);
 }
@@ -169,6 +198,7 @@ Tally ask_info_single(std::size_t conns, std::size_t rounds) {
   h.register_all();
   const std::string f = frame(AskInfo{url_of("/a.bin")});
   Tally t;
+  Span span(t);
   for (std::size_t r = 0; r < rounds; ++r)
     for (std::size_t i = 0; i < conns; ++i) h.read(i, f, 1, t);
   return t;
@@ -182,8 +212,11 @@ Tally ask_info_batched(std::size_t conns, std::size_t rounds, std::size_t per_re
   std::string batch;
   for (std::size_t k = 0; k < per_read; ++k) batch += frame(AskInfo{url_of("/a.bin")});
   Tally t;
-  for (std::size_t r = 0; r < rounds; ++r)
-    for (std::size_t i = 0; i < conns; ++i) h.read(i, batch, per_read, t);
+  {
+    Span span(t);
+    for (std::size_t r = 0; r < rounds; ++r)
+      for (std::size_t i = 0; i < conns; ++i) h.read(i, batch, per_read, t);
+  }
   return t;
 }
 
@@ -203,6 +236,7 @@ Tally request_completed(std::size_t conns, std::size_t rounds) {
       req[i] = frame(Request{urls[i], chunk_range(r)});
       done[i] = frame(Completed{"10.255.0.1", urls[i], chunk_range(r), server_peer_id, chunk_hash});
     }
+    Span span(t);
     for (std::size_t i = 0; i < conns; ++i) h.read(i, req[i], 1, t);
     for (std::size_t i = 0; i < conns; ++i) h.read(i, done[i], 1, t);
   }
@@ -229,6 +263,7 @@ Tally download_mix(std::size_t conns, std::size_t rounds) {
                    frame(Provide{urls[i], chunk_range(r)}),
                    frame(AskVerify{peer_ip(other), urls[i], chunk_range(r), peer_name(other)})};
     }
+    Span span(t);
     for (std::size_t k = 0; k < 5; ++k)
       for (std::size_t i = 0; i < conns; ++i) h.read(i, frames[i][k], 1, t);
   }
@@ -246,7 +281,10 @@ Tally swarm(std::size_t conns, ChunkIndex chunks) {
   Tally t;
   std::vector<std::vector<std::string>> sent(conns);
   const std::string req = frame(Request{url, std::nullopt});
-  for (std::size_t i = 0; i < conns; ++i) h.read(i, req, 1, t, &sent);
+  {
+    Span span(t);
+    for (std::size_t i = 0; i < conns; ++i) h.read(i, req, 1, t, &sent);
+  }
   std::uint64_t transfers = 0;
   for (;;) {
     std::vector<std::vector<std::string>> todo(conns);
@@ -264,6 +302,7 @@ Tally swarm(std::size_t conns, ChunkIndex chunks) {
       sent[i].clear();
     }
     if (pending == 0) break;
+    Span span(t);
     for (std::size_t i = 0; i < conns; ++i)
       for (const std::string& f : todo[i]) h.read(i, f, 1, t, &sent);
   }

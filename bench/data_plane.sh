@@ -36,7 +36,7 @@ http {
   server { listen 127.0.0.1:$NG_PORT; root $WORK/www; }
 }
 CONF
-nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx/start.log" &
+"${RT[@]}" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx/start.log" &
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")
 NG_URL="http://127.0.0.1:$NG_PORT/file.bin"
@@ -63,7 +63,7 @@ measure() {
   c0=$(cat "$WORK/c0")
   s0=$(proc_cpu "$1")
   s=$(now)
-  timeout "$T" bash -c "$2" || die "failed: $2"
+  timeout "$T" "${RT[@]}" bash -c "$2" || die "failed: $2"
   e=$(now)
   RATE=$(mb_per_s "$BYTES" "$s" "$e")
   children_cpu >"$WORK/c1"
@@ -73,7 +73,7 @@ measure() {
 check_hash() { [ "$(cut -d' ' -f1 "$1")" = "$WANT" ] || die "$2: wrong SHA-256"; }
 
 echo "data_plane: ${MIB} MiB file on loopback, dstream chunk size 250000; $RUNS runs; MB/s = 10^6 bytes/s"
-echo "  load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+echo "  load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; ${RT[*]:-normal priority}"
 # The first fetch from dstream also computes every chunk's SHA-256 on the server (cached after).
 measure "$DSTREAM_PID" "'$DSCLIENT' -q -o - '$DS_URL' > /dev/null"
 echo "  first dsclient fetch (server hashes the file on the way): $RATE MB/s"

@@ -27,6 +27,13 @@ die() {
 
 for b in "$DSTREAM" "$DSCLIENT"; do [ -x "$b" ] || die "missing $b (build first: bench/run_all.sh builds it)"; done
 
+# BENCH_RT=1: run the measured processes (servers and clients alike) under SCHED_FIFO, so that on a
+# machine shared with other work each gets a core when it is runnable. Needs root or CAP_SYS_NICE.
+RT=()
+if [ "${BENCH_RT:-0}" = 1 ]; then
+  if chrt -f 10 true 2>/dev/null; then RT=(chrt -f 10); else echo "bench: BENCH_RT=1 but chrt -f is not permitted; normal priority" >&2; fi
+fi
+
 port_in_use() { ss -Htan "sport = :$1" | grep -q .; }
 
 # A free port p with p+1 free too (dstream's HTTP port).
@@ -45,7 +52,7 @@ pick_port_pair() {
 # start_dstream ROOT: sets DS_PORT and DSTREAM_PID.
 start_dstream() {
   DS_PORT=$(pick_port_pair)
-  "$DSTREAM" --host 127.0.0.1 --port "$DS_PORT" --root "$1" >"$WORK/dstream.log" 2>&1 &
+  "${RT[@]}" "$DSTREAM" --host 127.0.0.1 --port "$DS_PORT" --root "$1" >"$WORK/dstream.log" 2>&1 &
   DSTREAM_PID=$!
   PIDS+=("$DSTREAM_PID")
   for _ in $(seq 1 100); do

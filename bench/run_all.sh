@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds Release into build-bench and runs every benchmark; prints each one's output and a summary.
-#   bench/run_all.sh      (env: JOBS=2 make jobs; QUICK=1 for smaller runs; BUILD to use another dir)
+#   bench/run_all.sh      (env: JOBS=2 make jobs; QUICK=1 for smaller runs; BUILD to use another dir;
+#                          BENCH_RT=1 runs the measured processes under SCHED_FIFO, see lib.sh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -17,10 +18,14 @@ else
   cp_args=()
 fi
 
+rt=()
+if [ "${BENCH_RT:-0}" = 1 ] && chrt -f 10 true 2>/dev/null; then rt=(chrt -f 10); fi
+
 log=$(mktemp "${TMPDIR:-/tmp}/pdtp-bench-log.XXXXXX")
 trap 'rm -f "$log"' EXIT
 echo "== $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"\
-     "git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+     "git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), load average $(cut -d' ' -f1-3 /proc/loadavg),"\
+     "${rt[*]:-normal priority}"
 awk '$1 > 1.5 { print "== warning: the machine is busy (load average " $1 "); figures will be low and noisy" }' /proc/loadavg
 
 status=0
@@ -28,7 +33,7 @@ run() {
   echo "== $*"
   "$@" 2>&1 | tee -a "$log" || { echo "== FAILED: $*"; status=1; }
 }
-run "$BUILD/bench/control_plane" "${cp_args[@]}"
+run "${rt[@]}" "$BUILD/bench/control_plane" "${cp_args[@]}"
 run "$here/control_load.sh"
 run "$here/data_plane.sh"
 run "$here/memory.sh"
