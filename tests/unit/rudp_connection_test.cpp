@@ -474,3 +474,18 @@ TEST_CASE("packet numbers count up by one and are never reused") {
   }
   CHECK(expect >= 10);  // the initial window's worth
 }
+
+TEST_CASE("a reset arriving after the whole stream was read changes nothing, unless its final size differs") {
+  Pair p;
+  const std::uint8_t data[4] = {1, 2, 3, 4};
+  p.b.on_datagram(p.now, raw_packet(ConnectionId{2}, 0, {StreamFrame{StreamId{0}, 0, true, data}}));
+  bool fin = false;
+  CHECK(read_all(p.b, StreamId{0}, &fin).size() == 4);
+  REQUIRE(fin);
+  events(p.b);
+  p.b.on_datagram(p.now, raw_packet(ConnectionId{2}, 1, {ResetStreamFrame{StreamId{0}, 5, 4}}));
+  CHECK(find_event<StreamReset>(events(p.b)) == nullptr);
+  CHECK(p.b.state() == ConnectionState::open);
+  p.b.on_datagram(p.now, raw_packet(ConnectionId{2}, 2, {ResetStreamFrame{StreamId{0}, 5, 9}}));
+  check_local_error(p.b, TransportError::final_size_error);
+}

@@ -94,56 +94,7 @@ class Connection {
   // ---------------------------------------------------------------- input
 
   // A datagram addressed to this connection (whole UDP payload, header included).
-  void on_datagram(TimePoint now, std::span<const std::uint8_t> datagram) {
-    if (state_ == ConnectionState::closed) return;
-    auto header = decode_header(datagram);
-    PacketProtection* keys = nullptr;
-    if (header && header->type == PacketType::data && datagram.size() <= max_udp_payload) {
-      if (header->receiver == local_) keys = protection_.get();
-      else if (previous_ && header->receiver == previous_->local) keys = previous_->protection.get();
-    }
-    if (keys == nullptr) {
-      ++stats_.packets_dropped;
-      return;
-    }
-    scratch_.assign(datagram.begin() + header_size, datagram.end());
-    auto plain = keys->open(header->number, datagram.first(header_size), scratch_);
-    if (!plain) {
-      ++stats_.packets_dropped;
-      return;
-    }
-    if (state_ == ConnectionState::draining) return;
-    last_activity_ = now;
-    eliciting_since_receive_ = false;
-    if (state_ == ConnectionState::closing) {
-      if (close_repeats_ < 16) close_resend_ = true;  // the peer missed our CLOSE: say it again, a bounded number of times
-      return;
-    }
-    const PacketNumber pn = header->number;
-    if (received_.contains(pn)) {
-      ++stats_.duplicates;
-      return;
-    }
-    ++stats_.packets_received;
-    stats_.bytes_received += datagram.size();
-    if (plain->empty()) {
-      fail(now, TransportError::protocol_violation, "packet " + std::to_string(pn) + " carries no frames");
-      return;
-    }
-    bool eliciting = false;
-    detail::Reader r(*plain);
-    while (!r.empty()) {
-      auto frame = decode_frame(r);
-      if (!frame) {
-        fail(now, TransportError::frame_encoding_error, frame.error().message);
-        return;
-      }
-      eliciting = eliciting || is_ack_eliciting(*frame);
-      handle_frame(now, *frame);
-      if (state_ != ConnectionState::open) return;
-    }
-    record_received(now, pn, eliciting);
-  }
+  void on_datagram(TimePoint now, std::span<const std::uint8_t> datagram);
 
   // Call when next_timeout() has passed.
   void on_timeout(TimePoint now) {
@@ -187,66 +138,7 @@ class Connection {
 
   // Writes the next datagram into `out` (at most max_datagram_size bytes are used); returns its size,
   // 0 when there is nothing to send now.
-  std::size_t write_transmit(TimePoint now, std::span<std::uint8_t> out) {
-    if (state_ == ConnectionState::closed || state_ == ConnectionState::draining) return 0;
-    const std::size_t limit = std::min(out.size(), cfg_.max_datagram_size);
-    const std::size_t overhead = protection_->overhead();
-    if (limit < header_size + overhead + 64) return 0;
-    detail::Writer w(out.subspan(header_size, limit - header_size - overhead));
-    SentPacket sp;
-    sp.number = next_pn_;
-    sp.time_sent = now;
-
-    if (state_ == ConnectionState::closing) {
-      if (!close_resend_ || !close_frame_) return 0;
-      close_resend_ = false;
-      ++close_repeats_;
-      write_frame(w, *close_frame_);
-      return finish_packet(now, out, w, std::move(sp), false);
-    }
-
-    if (close_after_flush_ && !close_frame_ && all_flushed()) {
-      enter_closing(now, CloseFrame{true, close_after_flush_->first, close_after_flush_->second},
-                    CloseReason::local);
-      return write_transmit(now, out);
-    }
-
-    const bool probe = recovery_.probes_owed() > 0;
-    const bool work = has_eliciting_work();
-    bool may_elicit = probe || (recovery_.window_allows_send() && recovery_.tracked_packets() < cfg_.max_tracked_packets);
-    if (may_elicit && !probe && work && cfg_.pacing) {
-      pacer_.set_rate(recovery_.pacing_rate());
-      if (auto t = pacer_.delay_until(now, limit)) {
-        pacing_wake_ = t;
-        may_elicit = false;
-      }
-    }
-    if (ack_new_info_ && received_.empty()) clear_ack_state();  // everything was forgotten as acknowledged
-    const bool ack_due = ack_new_info_ && (ack_now_ || (ack_deadline_ && now >= *ack_deadline_));
-    const bool elicit = may_elicit && (work || probe);
-    if (!ack_due && !elicit) {
-      if (may_elicit && !work && unsent_bytes_ == 0) recovery_.on_app_limited();
-      return 0;
-    }
-    // ACK-only packets stay out of the tracked-packet limit's way, but not without bound.
-    if (!elicit && recovery_.tracked_packets() >= 2 * cfg_.max_tracked_packets) return 0;
-
-    if (ack_new_info_ && !received_.empty()) write_ack(now, w, sp);
-    if (elicit) {
-      write_control(w, sp);
-      write_streams(w, sp);
-      if (!sp.ack_eliciting && (probe || ping_pending_)) {
-        write_frame(w, PingFrame{});
-        sp.ack_eliciting = true;
-      }
-      // Held back by flow control is not app-limited: the model should see that plateau.
-      if (!sp.ack_eliciting && !probe && unsent_bytes_ == 0) recovery_.on_app_limited();
-    }
-    if (w.size() == 0) return 0;
-    const bool eliciting = sp.ack_eliciting;
-    if (probe && eliciting) recovery_.on_probe_sent();
-    return finish_packet(now, out, w, std::move(sp), eliciting);
-  }
+  std::size_t write_transmit(TimePoint now, std::span<std::uint8_t> out);
 
   std::optional<Datagram> poll_transmit(TimePoint now) {
     Datagram d;
@@ -283,83 +175,19 @@ class Connection {
 
   // Errors: would_block when the peer's stream limit is reached (StreamsAvailable follows);
   // bad_state when the connection is closing.
-  Result<StreamId> open_stream() {
-    if (!accepting_app_calls()) return Error{Errc::bad_state, "connection is closing"};
-    if (opened_local_ >= peer_max_streams_) {
-      streams_blocked_ = true;
-      return Error{Errc::would_block, "peer allows " + std::to_string(peer_max_streams_) + " streams"};
-    }
-    const StreamId id = nth_stream(role_, opened_local_++);
-    create_stream(id);
-    return id;
-  }
+  Result<StreamId> open_stream();
 
   // Accepts as many bytes as the stream's send buffer has room for (maybe 0; StreamWritable follows).
-  Result<std::size_t> write(StreamId id, std::span<const std::uint8_t> data) {
-    auto s = app_stream(id, "write");
-    if (!s) return s.error();
-    Stream& st = **s;
-    if (st.send.finished() || st.send.is_reset())
-      return Error{Errc::bad_state, "stream " + std::to_string(to_u64(id)) + " is finished or reset"};
-    const std::size_t n = st.send.write(data);
-    unsent_bytes_ += n;
-    if (n < data.size()) st.send.want_writable = true;
-    if (n > 0) enqueue_send(id, st);
-    return n;
-  }
+  Result<std::size_t> write(StreamId id, std::span<const std::uint8_t> data);
 
   // No more data on this stream after what was written.
-  Status finish(StreamId id) {
-    auto s = app_stream(id, "finish");
-    if (!s) return s.error();
-    Stream& st = **s;
-    if (st.send.is_reset()) return Error{Errc::bad_state, "stream " + std::to_string(to_u64(id)) + " is reset"};
-    st.send.finish();
-    enqueue_send(id, st);
-    return Ok{};
-  }
+  Status finish(StreamId id);
 
-  Result<ReadResult> read(StreamId id, std::span<std::uint8_t> out) {
-    auto it = streams_.find(to_u64(id));
-    if (it == streams_.end())
-      return Error{Errc::bad_state, "read: stream " + std::to_string(to_u64(id)) + " is unknown or closed"};
-    Stream& st = it->second;
-    if (st.recv.is_reset())
-      return Error{Errc::bad_state, "read: stream " + std::to_string(to_u64(id)) + " was reset by the peer"};
-    ReadResult res;
-    res.bytes = st.recv.read(out, res.fin);
-    st.recv.readable_notified = st.recv.readable();
-    if (res.bytes > 0) {
-      consume(res.bytes);
-      if (auto credit = st.recv.credit_update()) {
-        st.recv.on_credit_sent(*credit);
-        st.max_data_pending = true;
-        enqueue_control(id, st);
-      }
-    }
-    maybe_remove(id);
-    return res;
-  }
+  Result<ReadResult> read(StreamId id, std::span<std::uint8_t> out);
 
   // Abandons the stream both ways: our sending half is reset with `code` (RESET_STREAM) and the peer
   // is asked to stop its own (STOP_SENDING); unread data is discarded.
-  Status reset(StreamId id, std::uint64_t code) {
-    auto it = streams_.find(to_u64(id));
-    if (it == streams_.end() || state_ != ConnectionState::open)
-      return Error{Errc::bad_state, "reset: stream " + std::to_string(to_u64(id)) + " is unknown or closed"};
-    if (code > max_varint) return Error{Errc::bad_field, "reset: code " + std::to_string(code) + " exceeds 2^62-1"};
-    Stream& st = it->second;
-    reset_send(id, st, code);
-    if (!st.recv.done() && !st.recv.stopped()) {
-      consume(st.recv.unread_beyond(st.recv.highest()));
-      st.recv.stop();
-      st.stop_pending = true;
-      st.stop_code = code;
-      enqueue_control(id, st);
-    }
-    maybe_remove(id);
-    return Ok{};
-  }
+  Status reset(StreamId id, std::uint64_t code);
 
   // Graceful close: data already written is delivered first, then CLOSE carries `code` and `reason`.
   // New streams and writes are refused from now on.
@@ -473,20 +301,7 @@ class Connection {
 
   // ---- receiving ----
 
-  void record_received(TimePoint now, PacketNumber pn, bool eliciting) {
-    const bool out_of_order = largest_received_ && pn != *largest_received_ + 1;
-    received_.insert(pn);
-    if (!largest_received_ || pn > *largest_received_) {
-      largest_received_ = pn;
-      largest_received_time_ = now;
-    }
-    ack_new_info_ = true;
-    if (!eliciting) return;
-    ++unacked_eliciting_;
-    // Every second packet, and at once when packets arrive out of order (the sender learns of gaps).
-    if (unacked_eliciting_ >= 2 || out_of_order) ack_now_ = true;
-    else if (!ack_deadline_) ack_deadline_ = now + max_ack_delay;
-  }
+  void record_received(TimePoint now, PacketNumber pn, bool eliciting);
 
   void handle_frame(TimePoint now, const Frame& frame) {
     std::visit([&](const auto& f) { on_frame(now, f); }, frame);
@@ -495,140 +310,35 @@ class Connection {
   void on_frame(TimePoint, const PaddingFrame&) {}
   void on_frame(TimePoint, const PingFrame&) {}
 
-  void on_frame(TimePoint now, const AckFrame& f) {
-    RecoveryHandler h{*this, now};
-    if (auto st = recovery_.on_ack(now, f, h); !st) fail(now, TransportError::protocol_violation, st.error().message);
-  }
+  void on_frame(TimePoint now, const AckFrame& f);
 
-  void on_frame(TimePoint now, const StreamFrame& f) {
-    Stream* s = stream_for_frame(now, f.stream, "STREAM");
-    if (s == nullptr) return;
-    StreamFault fault;
-    auto growth = s->recv.on_data(f.offset, f.data, f.fin, fault);
-    if (!growth) return fail(now, fault.code, "stream " + std::to_string(to_u64(f.stream)) + ": " + fault.message);
-    if (!add_received(now, *growth)) return;
-    if (s->recv.stopped()) consume(*growth);
-    notify_readable(f.stream, *s);
-  }
+  void on_frame(TimePoint now, const StreamFrame& f);
 
-  void on_frame(TimePoint now, const ResetStreamFrame& f) {
-    Stream* s = stream_for_frame(now, f.stream, "RESET_STREAM");
-    if (s == nullptr) return;
-    const bool discarded_before = s->recv.stopped() || s->recv.is_reset();
-    const std::uint64_t unread = s->recv.unread_beyond(std::max(f.final_size, s->recv.highest()));
-    StreamFault fault;
-    auto growth = s->recv.on_reset(f.code, f.final_size, fault);
-    if (!growth) return fail(now, fault.code, "stream " + std::to_string(to_u64(f.stream)) + ": " + fault.message);
-    if (!add_received(now, *growth)) return;
-    consume(discarded_before ? *growth : unread);
-    if (!discarded_before && !s->recv.reset_notified) {
-      s->recv.reset_notified = true;
-      events_.push_back(StreamReset{f.stream, f.code});
-    }
-    maybe_remove(f.stream);
-  }
+  void on_frame(TimePoint now, const ResetStreamFrame& f);
 
-  void on_frame(TimePoint now, const StopSendingFrame& f) {
-    Stream* s = stream_for_frame(now, f.stream, "STOP_SENDING");
-    if (s == nullptr) return;
-    if (s->send.is_reset() || s->send.all_acked()) return;
-    reset_send(f.stream, *s, f.code);
-    events_.push_back(StreamStopped{f.stream, f.code});
-    maybe_remove(f.stream);
-  }
+  void on_frame(TimePoint now, const StopSendingFrame& f);
 
-  void on_frame(TimePoint, const MaxDataFrame& f) {
-    if (f.maximum <= peer_max_data_) return;
-    peer_max_data_ = f.maximum;
-    if (!connection_blocked_) return;
-    connection_blocked_ = false;
-    for (auto& [id, s] : streams_) enqueue_send(StreamId{id}, s);
-  }
+  void on_frame(TimePoint, const MaxDataFrame& f);
 
-  void on_frame(TimePoint now, const MaxStreamDataFrame& f) {
-    Stream* s = stream_for_frame(now, f.stream, "MAX_STREAM_DATA");
-    if (s == nullptr) return;
-    s->send.on_max_data(f.maximum);
-    enqueue_send(f.stream, *s);
-  }
+  void on_frame(TimePoint now, const MaxStreamDataFrame& f);
 
-  void on_frame(TimePoint, const MaxStreamsFrame& f) {
-    if (f.maximum <= peer_max_streams_) return;
-    peer_max_streams_ = f.maximum;
-    if (streams_blocked_) {
-      streams_blocked_ = false;
-      events_.push_back(StreamsAvailable{});
-    }
-  }
+  void on_frame(TimePoint, const MaxStreamsFrame& f);
 
-  void on_frame(TimePoint now, const CloseFrame& f) {
-    state_ = ConnectionState::draining;
-    close_deadline_ = now + 3 * recovery_.pto_base();
-    drop_streams();
-    events_.push_back(ConnectionClosed{f.application ? CloseReason::peer : CloseReason::peer_error, f.code, f.reason});
-  }
+  void on_frame(TimePoint now, const CloseFrame& f);
 
   // Counts new bytes against our connection credit; false (and the connection fails) if over it.
-  bool add_received(TimePoint now, std::uint64_t growth) {
-    data_received_ += growth;
-    if (data_received_ <= max_data_advertised_) return true;
-    fail(now, TransportError::flow_control_error,
-         "peer sent " + std::to_string(data_received_) + " bytes, credit was " + std::to_string(max_data_advertised_));
-    return false;
-  }
+  bool add_received(TimePoint now, std::uint64_t growth);
 
   // The stream a frame names, opening peer streams as needed; nullptr if the stream is already
   // closed (late frames are ignored) or the frame broke the rules (the connection then fails).
-  Stream* stream_for_frame(TimePoint now, StreamId id, const char* frame) {
-    if (auto it = streams_.find(to_u64(id)); it != streams_.end()) return &it->second;
-    const std::uint64_t index = stream_index(id);
-    if (opened_by(id, role_)) {
-      if (index >= opened_local_)
-        fail(now, TransportError::stream_state_error,
-             std::string(frame) + " for stream " + std::to_string(to_u64(id)) + " which we never opened");
-      return nullptr;
-    }
-    if (index < opened_remote_) return nullptr;
-    if (index >= max_remote_streams_) {
-      fail(now, TransportError::stream_limit_error,
-           std::string(frame) + " opens stream " + std::to_string(to_u64(id)) + " beyond the limit of " +
-               std::to_string(max_remote_streams_));
-      return nullptr;
-    }
-    // Streams open in order: a frame for stream n opens every lower one too.
-    while (opened_remote_ <= index) {
-      const StreamId sid = nth_stream(peer_role(), opened_remote_++);
-      create_stream(sid);
-      events_.push_back(StreamOpened{sid});
-    }
-    return &streams_.at(to_u64(id));
-  }
+  Stream* stream_for_frame(TimePoint now, StreamId id, const char* frame);
 
-  void create_stream(StreamId id) {
-    auto [it, inserted] = streams_.try_emplace(to_u64(id), cfg_.stream_send_buffer, cfg_.stream_receive_window);
-    Stream& s = it->second;
-    if (cfg_.stream_receive_window > initial_max_stream_data) {
-      s.recv.on_credit_sent(cfg_.stream_receive_window);
-      s.max_data_pending = true;
-      enqueue_control(id, s);
-    }
-  }
+  void create_stream(StreamId id);
 
-  void notify_readable(StreamId id, Stream& s) {
-    if (s.recv.readable_notified || !s.recv.readable()) return;
-    s.recv.readable_notified = true;
-    events_.push_back(StreamReadable{id});
-  }
+  void notify_readable(StreamId id, Stream& s);
 
   // The application consumed (or we discarded) bytes: connection credit may be extended.
-  void consume(std::uint64_t n) {
-    data_consumed_ += n;
-    const std::uint64_t next = data_consumed_ + cfg_.connection_receive_window;
-    if (next > max_data_advertised_ && next - max_data_advertised_ >= cfg_.connection_receive_window / 8) {
-      max_data_advertised_ = next;
-      max_data_pending_ = true;
-    }
-  }
+  void consume(std::uint64_t n);
 
   // ---- sending ----
 
@@ -656,16 +366,7 @@ class Connection {
 
   std::uint64_t connection_credit() const noexcept { return peer_max_data_ > data_sent_ ? peer_max_data_ - data_sent_ : 0; }
 
-  void write_ack(TimePoint now, detail::Writer& w, SentPacket& sp) {
-    const auto delay = std::chrono::duration_cast<std::chrono::microseconds>(now - largest_received_time_).count();
-    AckFrame ack = received_.frame(static_cast<std::uint64_t>(std::max<std::int64_t>(delay, 0)));
-    // Keep room for data: drop low ranges if the frame would take more than a quarter of the packet.
-    while (ack.ranges.size() > 1 && frame_size(ack) > w.remaining() / 4) ack.ranges.pop_back();
-    if (frame_size(ack) > w.remaining()) return;
-    write_frame(w, ack);
-    sp.acked_up_to = ack.largest();
-    clear_ack_state();
-  }
+  void write_ack(TimePoint now, detail::Writer& w, SentPacket& sp);
 
   void clear_ack_state() noexcept {
     ack_new_info_ = false;
@@ -674,259 +375,36 @@ class Connection {
     unacked_eliciting_ = 0;
   }
 
-  void write_control(detail::Writer& w, SentPacket& sp) {
-    if (max_data_pending_) {
-      const MaxDataFrame f{max_data_advertised_};
-      if (frame_size(f) <= w.remaining()) {
-        write_frame(w, f);
-        max_data_pending_ = false;
-        sp.max_data = true;
-        sp.ack_eliciting = true;
-      }
-    }
-    if (max_streams_pending_) {
-      const MaxStreamsFrame f{max_remote_streams_};
-      if (frame_size(f) <= w.remaining()) {
-        write_frame(w, f);
-        max_streams_pending_ = false;
-        sp.max_streams = true;
-        sp.ack_eliciting = true;
-      }
-    }
-    while (!control_queue_.empty()) {
-      const StreamId id = control_queue_.front();
-      auto it = streams_.find(to_u64(id));
-      if (it == streams_.end()) {
-        control_queue_.pop_front();
-        continue;
-      }
-      Stream& s = it->second;
-      if (!write_stream_control(w, sp, id, s)) return;  // out of room: keep its place
-      control_queue_.pop_front();
-      s.in_control_queue = false;
-    }
-  }
+  void write_control(detail::Writer& w, SentPacket& sp);
 
   // Writes the stream's pending control frames; false if they did not all fit.
-  bool write_stream_control(detail::Writer& w, SentPacket& sp, StreamId id, Stream& s) {
-    if (s.send.reset_pending()) {
-      const ResetStreamFrame f{id, *s.send.reset_code(), s.send.next_offset()};
-      if (frame_size(f) > w.remaining()) return false;
-      write_frame(w, f);
-      s.send.on_reset_sent();
-      sp.frames.push_back({SentFrame::Kind::reset_stream, false, 0, id, 0});
-      sp.ack_eliciting = true;
-    }
-    if (s.stop_pending) {
-      const StopSendingFrame f{id, s.stop_code};
-      if (frame_size(f) > w.remaining()) return false;
-      write_frame(w, f);
-      s.stop_pending = false;
-      sp.frames.push_back({SentFrame::Kind::stop_sending, false, 0, id, 0});
-      sp.ack_eliciting = true;
-    }
-    if (s.max_data_pending) {
-      if (s.recv.final_size() || s.recv.stopped() || s.recv.is_reset()) {
-        s.max_data_pending = false;  // no more data is coming: credit is moot
-      } else {
-        const MaxStreamDataFrame f{id, s.recv.current_credit()};
-        if (frame_size(f) > w.remaining()) return false;
-        write_frame(w, f);
-        s.max_data_pending = false;
-        sp.frames.push_back({SentFrame::Kind::max_stream_data, false, 0, id, 0});
-        sp.ack_eliciting = true;
-      }
-    }
-    return true;
-  }
+  bool write_stream_control(detail::Writer& w, SentPacket& sp, StreamId id, Stream& s);
 
-  void write_streams(detail::Writer& w, SentPacket& sp) {
-    while (!send_queue_.empty() && w.remaining() > 8) {
-      const StreamId id = send_queue_.front();
-      auto it = streams_.find(to_u64(id));
-      if (it == streams_.end()) {
-        send_queue_.pop_front();
-        continue;
-      }
-      Stream& s = it->second;
-      if (!write_stream_frame(w, sp, id, s)) return;  // no room left: the stream keeps its turn
-      send_queue_.pop_front();
-      s.in_send_queue = false;
-      if (s.send.wants_to_send(connection_credit())) {
-        s.in_send_queue = true;
-        send_queue_.push_back(id);  // round robin: others go first
-      } else if (s.send.sendable(UINT64_MAX) > 0 && connection_credit() == 0) {
-        connection_blocked_ = true;  // MAX_DATA will queue it again
-      }
-    }
-  }
+  void write_streams(detail::Writer& w, SentPacket& sp);
 
   // Writes one STREAM frame (lost bytes first, then new ones); false if not even a byte fits.
   // A stream with nothing to send returns true having written nothing.
-  bool write_stream_frame(detail::Writer& w, SentPacket& sp, StreamId id, Stream& s) {
-    SendStream& send = s.send;
-    std::uint64_t offset = 0;
-    std::uint64_t available = 0;
-    bool retransmit = false;
-    if (send.has_lost() && !send.fin_to_send()) {
-      if (!send_lost_range(send, offset, available)) return true;
-      retransmit = true;
-    } else {
-      offset = send.next_offset();
-      available = send.sendable(connection_credit());
-      if (available == 0 && !send.fin_to_send()) return true;
-    }
-    const std::size_t room = w.remaining();
-    const std::size_t header = stream_frame_overhead(id, offset, std::min<std::uint64_t>(available, room));
-    if (available == 0 ? room < header : room <= header) return false;
-    const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(available, room - header));
-    const bool fin = send.finished() && offset + len == send.write_end();
-    if (len == 0 && !fin) return false;
-    write_stream_frame_header(w, id, offset, len, fin);
-    auto dst = w.reserve(len);
-    send.copy_out(offset, dst);
-    if (!retransmit) {
-      data_sent_ += len;
-      unsent_bytes_ -= len;
-    } else {
-      stats_.stream_bytes_retransmitted += len;
-    }
-    send.on_sent(offset, len, fin);
-    sp.frames.push_back({SentFrame::Kind::stream, fin, static_cast<std::uint32_t>(len), id, offset});
-    sp.ack_eliciting = true;
-    return true;
-  }
+  bool write_stream_frame(detail::Writer& w, SentPacket& sp, StreamId id, Stream& s);
 
-  static bool send_lost_range(const SendStream& send, std::uint64_t& offset, std::uint64_t& available) {
-    if (!send.has_lost()) return false;
-    const auto& iv = send.first_lost();
-    offset = iv.start;
-    available = iv.size();
-    return true;
-  }
+  static bool send_lost_range(const SendStream& send, std::uint64_t& offset, std::uint64_t& available);
 
   std::size_t finish_packet(TimePoint now, std::span<std::uint8_t> out, detail::Writer& w, SentPacket&& sp,
-                            bool eliciting) {
-    const std::size_t payload = w.size();
-    const PacketHeader h{PacketType::data, peer_, next_pn_};
-    const auto hb = encode_header(h);
-    std::copy(hb.begin(), hb.end(), out.begin());
-    const std::size_t total = header_size + payload + protection_->overhead();
-    if (!protection_->seal(next_pn_, std::span<const std::uint8_t>(out.data(), header_size),
-                           out.subspan(header_size, payload + protection_->overhead()))) {
-      // Keys exhausted: nothing more may be sent under them.
-      state_ = ConnectionState::closed;
-      drop_streams();
-      events_.push_back(ConnectionClosed{CloseReason::local_error, static_cast<std::uint64_t>(TransportError::internal_error),
-                                         "packet protection refused to seal (key limit reached)"});
-      return 0;
-    }
-    ++next_pn_;
-    sp.size = static_cast<std::uint32_t>(total);
-    sp.ack_eliciting = eliciting;
-    if (eliciting) {
-      if (!eliciting_since_receive_) last_activity_ = std::max(last_activity_, now);
-      eliciting_since_receive_ = true;
-      last_sent_ = now;
-      ping_pending_ = false;
-      pacing_wake_.reset();
-      pacer_.on_sent(now, total);
-    }
-    recovery_.on_packet_sent(std::move(sp));
-    ++stats_.packets_sent;
-    stats_.bytes_sent += total;
-    return total;
-  }
+                            bool eliciting);
 
   // ---- acknowledgements and losses of our packets ----
 
-  void on_packet_acked(const SentPacket& p) {
-    if (p.acked_up_to) received_.forget_below(*p.acked_up_to + 1);
-    for (const auto& f : p.frames) {
-      auto it = streams_.find(to_u64(f.stream));
-      if (it == streams_.end()) continue;
-      Stream& s = it->second;
-      switch (f.kind) {
-        case SentFrame::Kind::stream: {
-          const bool freed = s.send.on_acked(f.offset, f.length, f.fin);
-          if (freed && s.send.want_writable && s.send.space() > 0) {
-            s.send.want_writable = false;
-            events_.push_back(StreamWritable{f.stream});
-          }
-          if (s.send.all_acked() && !s.send.finished_notified) {
-            s.send.finished_notified = true;
-            events_.push_back(StreamFinished{f.stream});
-          }
-          break;
-        }
-        case SentFrame::Kind::reset_stream: s.send.on_reset_acked(); break;
-        case SentFrame::Kind::stop_sending:
-        case SentFrame::Kind::max_stream_data: break;
-      }
-      maybe_remove(f.stream);
-    }
-  }
+  void on_packet_acked(const SentPacket& p);
 
-  void on_packet_lost(const SentPacket& p) {
-    ++stats_.packets_lost;
-    if (p.max_data) max_data_pending_ = true;
-    if (p.max_streams) max_streams_pending_ = true;
-    for (const auto& f : p.frames) {
-      auto it = streams_.find(to_u64(f.stream));
-      if (it == streams_.end()) continue;
-      Stream& s = it->second;
-      switch (f.kind) {
-        case SentFrame::Kind::stream:
-          s.send.on_lost(f.offset, f.length, f.fin);
-          enqueue_send(f.stream, s);
-          break;
-        case SentFrame::Kind::reset_stream:
-          s.send.on_reset_lost();
-          if (s.send.reset_pending()) enqueue_control(f.stream, s);
-          break;
-        case SentFrame::Kind::stop_sending:
-          if (!s.recv.done()) {
-            s.stop_pending = true;
-            enqueue_control(f.stream, s);
-          }
-          break;
-        case SentFrame::Kind::max_stream_data:
-          s.max_data_pending = true;
-          enqueue_control(f.stream, s);
-          break;
-      }
-    }
-  }
+  void on_packet_lost(const SentPacket& p);
 
   // ---- stream lifecycle ----
 
-  Result<Stream*> app_stream(StreamId id, const char* what) {
-    if (!accepting_app_calls()) return Error{Errc::bad_state, std::string(what) + ": connection is closing"};
-    auto it = streams_.find(to_u64(id));
-    if (it == streams_.end())
-      return Error{Errc::bad_state, std::string(what) + ": stream " + std::to_string(to_u64(id)) + " is unknown or closed"};
-    return &it->second;
-  }
+  Result<Stream*> app_stream(StreamId id, const char* what);
 
-  void reset_send(StreamId id, Stream& s, std::uint64_t code) {
-    if (s.send.is_reset() || s.send.all_acked()) return;
-    unsent_bytes_ -= s.send.write_end() - s.send.next_offset();
-    (void)s.send.reset(code);
-    enqueue_control(id, s);
-  }
+  void reset_send(StreamId id, Stream& s, std::uint64_t code);
 
   // Forgets a stream whose two halves are both done; a peer stream's slot goes back to the peer.
-  void maybe_remove(StreamId id) {
-    auto it = streams_.find(to_u64(id));
-    if (it == streams_.end()) return;
-    const Stream& s = it->second;
-    if (!s.send.done() || !s.recv.done() || s.stop_pending || s.send.reset_pending()) return;
-    streams_.erase(it);
-    if (!opened_by(id, role_)) {
-      ++max_remote_streams_;
-      max_streams_pending_ = true;
-    }
-  }
+  void maybe_remove(StreamId id);
 
   void drop_streams() {
     unsent_bytes_ = 0;
@@ -937,20 +415,9 @@ class Connection {
 
   // ---- closing ----
 
-  void fail(TimePoint now, TransportError code, std::string message) {
-    if (state_ != ConnectionState::open) return;
-    if (message.size() > max_close_reason) message.resize(max_close_reason);
-    enter_closing(now, CloseFrame{false, static_cast<std::uint64_t>(code), message}, CloseReason::local_error);
-  }
+  void fail(TimePoint now, TransportError code, std::string message);
 
-  void enter_closing(TimePoint now, CloseFrame frame, CloseReason reason) {
-    state_ = ConnectionState::closing;
-    close_deadline_ = now + 3 * recovery_.pto_base();
-    events_.push_back(ConnectionClosed{reason, frame.code, frame.reason});
-    close_frame_ = std::move(frame);
-    close_resend_ = true;
-    drop_streams();
-  }
+  void enter_closing(TimePoint now, CloseFrame frame, CloseReason reason);
 
   ConnectionId local_;
   ConnectionId peer_;
@@ -1013,3 +480,7 @@ class Connection {
 };
 
 }  // namespace pdtp::rudp
+
+#include "pdtp/rudp/detail/connection_frames.hpp"
+#include "pdtp/rudp/detail/connection_packets.hpp"
+#include "pdtp/rudp/detail/connection_streams.hpp"
