@@ -64,7 +64,7 @@ std::string failure_line(const Run& r) {
 
 }  // namespace
 
-TEST_CASE("--root alone gives the defaults with a canonical root") {
+TEST_CASE("dstream --root alone gives the defaults with a canonical root") {
   TempDir dir;
   auto r = run({"--root", (dir.path / "files/../files").string()});
   REQUIRE(r.outcome.settings);
@@ -105,7 +105,7 @@ TEST_CASE("the config file's relative file_root is used when --root is absent") 
   CHECK(r.outcome.settings->host == "::1");
 }
 
-TEST_CASE("--quiet sets quiet even when the file says false") {
+TEST_CASE("dstream --quiet sets quiet even when the file says false") {
   TempDir dir;
   const fs::path conf = dir.write("a.yml", ":quiet: false\n:file_root: files\n");
   auto r = run({"-c", conf.string(), "-q"});
@@ -113,7 +113,7 @@ TEST_CASE("--quiet sets quiet even when the file says false") {
   CHECK(r.outcome.settings->quiet);
 }
 
-TEST_CASE("--help exits 0 and explains the ports and the status page") {
+TEST_CASE("dstream --help exits 0 and explains the ports and the status page") {
   auto r = run({"--help"});
   CHECK_FALSE(r.outcome.settings);
   CHECK(r.outcome.exit_code == 0);
@@ -125,7 +125,7 @@ TEST_CASE("--help exits 0 and explains the ports and the status page") {
   }
 }
 
-TEST_CASE("--help lists every config key") {
+TEST_CASE("dstream --help lists every config key") {
   const auto r = run({"-h"});
   std::string keys(pdtp::server::valid_config_keys());
   std::size_t start = 0;
@@ -139,7 +139,7 @@ TEST_CASE("--help lists every config key") {
   }
 }
 
-TEST_CASE("--version exits 0 and prints the version") {
+TEST_CASE("dstream --version exits 0 and prints the version") {
   auto r = run({"--version"});
   CHECK_FALSE(r.outcome.settings);
   CHECK(r.outcome.exit_code == 0);
@@ -198,7 +198,7 @@ TEST_CASE("unknown flags, stray arguments and a missing value exit 2") {
   failure_line(run({"--root"}));
 }
 
-TEST_CASE("--quiet and --verbose together contradict each other") {
+TEST_CASE("dstream --quiet and --verbose together contradict each other") {
   TempDir dir;
   CHECK(failure_line(run({"--root", (dir.path / "files").string(), "-q", "-v"})).find("contradict") !=
         std::string::npos);
