@@ -1,6 +1,5 @@
-// Frames a PDTP message and decodes it again using only the installed headers.
-#include <pdtp/wire/frame.hpp>
-#include <pdtp/wire/message.hpp>
+// Frames a PDTP message and decodes it again using only the installed headers (the umbrella header).
+#include <pdtp.hpp>
 
 #include <cstdio>
 
