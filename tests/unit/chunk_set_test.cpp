@@ -77,3 +77,27 @@ TEST_CASE("chunk set: an empty set allocates nothing and a zero-capacity set sta
   CHECK(s.empty());
   CHECK(s.next(0) == std::nullopt);
 }
+
+TEST_CASE("chunk set: scan_not_in visits members outside `minus` in order and stops when told") {
+  ChunkSet a(200), minus(200);
+  for (ChunkIndex i : {3, 63, 64, 65, 130, 199}) a.insert(i);
+  minus.insert(64);
+  std::vector<ChunkIndex> seen;
+  a.scan_not_in(4, minus, [&](ChunkIndex i) {
+    seen.push_back(i);
+    return true;
+  });
+  CHECK(seen == std::vector<ChunkIndex>{63, 65, 130, 199});
+  seen.clear();
+  a.scan_not_in(0, minus, [&](ChunkIndex i) {
+    seen.push_back(i);
+    return seen.size() < 2;
+  });
+  CHECK(seen == std::vector<ChunkIndex>{3, 63});
+  seen.clear();
+  a.scan_not_in(200, minus, [&](ChunkIndex i) {
+    seen.push_back(i);
+    return true;
+  });
+  CHECK(seen.empty());
+}

@@ -93,6 +93,22 @@ class ChunkSet {
     });
   }
 
+  // Calls f(i) for members i >= from that are not in `minus`, ascending, while f returns true.
+  template <class F>
+  void scan_not_in(ChunkIndex from, const ChunkSet& minus, F&& f) const {
+    if (words_.empty() || from >= capacity_) return;
+    std::size_t wi = word(from);
+    std::uint64_t w = words_[wi] & ~minus.word_at(wi) & (~std::uint64_t{0} << bit(from));
+    for (;;) {
+      while (w) {
+        if (!f(static_cast<ChunkIndex>(wi) * 64 + static_cast<ChunkIndex>(std::countr_zero(w)))) return;
+        w &= w - 1;
+      }
+      if (++wi >= words_.size()) return;
+      w = words_[wi] & ~minus.word_at(wi);
+    }
+  }
+
   // The lowest member >= from.
   std::optional<ChunkIndex> next(ChunkIndex from) const noexcept {
     return next_where(from, ~ChunkIndex{0}, [&](std::size_t wi) { return words_[wi]; });

@@ -36,8 +36,9 @@ struct SchedulerBounds {
 class SplitMix64 {
  public:
   explicit SplitMix64(std::uint64_t seed) noexcept : state_(seed) {}
-  std::uint64_t next() noexcept {
-    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+  std::uint64_t next() noexcept { return mix(state_ += 0x9E3779B97F4A7C15ull); }
+  // The splitmix64 finalizer: a bijection that scatters nearby inputs.
+  static constexpr std::uint64_t mix(std::uint64_t z) noexcept {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
@@ -275,21 +276,23 @@ class Scheduler {
       return out;
     }
     // Otherwise the rarest of the first wanted chunks, so the swarm holds diverse chunks to trade.
-    std::optional<ChunkIndex> rarest;
-    std::size_t rarest_avail = 0, ties = 0;
+    // Ties go to the chunk with the smallest salted hash: a uniform choice for one random draw.
+    const std::uint64_t salt = rng_.next();
+    ChunkIndex rarest = *first;
+    std::size_t rarest_avail = 0;
+    std::uint64_t rarest_key = 0;
     unsigned scanned = 0;
-    for (auto c = first; c && scanned < bounds_.candidate_chunks;
-         c = pf->requested.next_not_in(*c + 1, pf->in_flight), ++scanned) {
-      const std::size_t avail = swarm.availability(f, *c);
-      if (!rarest || avail < rarest_avail) {
-        rarest = *c;
+    pf->requested.scan_not_in(*first, pf->in_flight, [&](ChunkIndex c) {
+      const std::size_t avail = swarm.availability(f, c);
+      const std::uint64_t key = SplitMix64::mix(c ^ salt);
+      if (scanned == 0 || avail < rarest_avail || (avail == rarest_avail && key < rarest_key)) {
+        rarest = c;
         rarest_avail = avail;
-        ties = 1;
-      } else if (avail == rarest_avail && rng_.below(++ties) == 0) {
-        rarest = *c;  // reservoir sampling: each tied chunk is equally likely
+        rarest_key = key;
       }
-    }
-    out.pick = Pick{file_service, f, *rarest};
+      return ++scanned < bounds_.candidate_chunks;
+    });
+    out.pick = Pick{file_service, f, rarest};
     return out;
   }
 
@@ -328,11 +331,12 @@ class Scheduler {
   std::optional<Pick> search_chunks(const Swarm& swarm, PeerSlot t, const PeerFile& pf, TimePoint now) {
     unsigned budget = bounds_.holder_budget;
     unsigned scanned = 0;
-    for (auto c = pf.requested.next_not_in(pf.low, pf.in_flight); c && scanned < bounds_.candidate_chunks && budget > 0;
-         c = pf.requested.next_not_in(*c + 1, pf.in_flight), ++scanned) {
-      if (auto g = best_peer_giver(swarm, t, pf.file, *c, now, budget)) return Pick{*g, pf.file, *c};
-    }
-    return std::nullopt;
+    std::optional<Pick> pick;
+    pf.requested.scan_not_in(pf.low, pf.in_flight, [&](ChunkIndex c) {
+      if (auto g = best_peer_giver(swarm, t, pf.file, c, now, budget)) pick = Pick{*g, pf.file, c};
+      return !pick && ++scanned < bounds_.candidate_chunks && budget > 0;
+    });
+    return pick;
   }
 
   // The least busy eligible peer that holds chunk `c` and may give it to `t` now.
