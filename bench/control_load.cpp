@@ -210,7 +210,7 @@ int run_load(const Options& o) {
   const auto start = Clock::now();
   const auto measure_from = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup));
   const auto until = measure_from + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
-  std::uint64_t replies = 0, measured = 0;
+  std::uint64_t measured = 0;
   bool measuring = false;
   Clock::time_point measure_start{};
   std::vector<epoll_event> evs(256);
@@ -250,7 +250,6 @@ int run_load(const Options& o) {
         if (c.in.last_type != "tell_info" && c.in.last_type != "tell_verify")
           die("unexpected reply " + c.in.last_type);
         c.in_flight -= frames;
-        replies += frames;
         if (measuring) measured += frames;
         send(i, frames);
       }
