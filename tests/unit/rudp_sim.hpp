@@ -238,21 +238,27 @@ struct BulkTransfer {
   std::size_t read_chunk = 64 * 1024;  // a slow reader reads less per event
   bool reading = true;                 // a stalled reader reads nothing until told
   std::vector<pdtp::rudp::Event> client_events, server_events;
+  pdtp::rudp::ConnectionId local_id;
 
-  explicit BulkTransfer(std::uint64_t bytes) : total(bytes) {}
+  // `local` is the client's connection id, so several transfers can share one simulation.
+  explicit BulkTransfer(std::uint64_t bytes, pdtp::rudp::ConnectionId local = pdtp::rudp::ConnectionId{1})
+      : total(bytes), local_id(local) {}
 
-  void start(Sim& sim) { (void)sim.client.connect(sim.now, 1, pdtp::rudp::ConnectionId{1}); }
+  void start(Sim& sim) { (void)sim.client.connect(sim.now, 1, local_id); }
+  void start(Sim& sim, const pdtp::rudp::Config& cfg) { (void)sim.client.connect(sim.now, 1, local_id, cfg); }
 
   void on_event(Sim& sim, int side, const Ep::EndpointEvent& e) {
     if (auto* c = std::get_if<Ep::Connected>(&e); c && side == 0) {
+      if (c->connection != local_id) return;
       client_conn = c->connection;
       auto* conn = sim.client.connection(client_conn);
       auto id = conn->open_stream();
       if (id) stream = *id;
       pump_write(*conn);
     } else if (auto* n = std::get_if<Ep::NewConnection>(&e); n && side == 1) {
-      server_conn = n->connection;
+      if (sim.server.connection(n->connection)->peer_id() == local_id) server_conn = n->connection;
     } else if (auto* ce = std::get_if<Ep::ConnectionEvent>(&e)) {
+      if (ce->connection != (side == 0 ? client_conn : server_conn)) return;
       (side == 0 ? client_events : server_events).push_back(ce->event);
       if (side == 0 && std::holds_alternative<pdtp::rudp::StreamWritable>(ce->event)) {
         if (auto* conn = sim.client.connection(client_conn)) pump_write(*conn);

@@ -180,3 +180,33 @@ TEST_CASE("a slow reader is never overrun: the receive buffer stays within the w
   CHECK(max_memory <= 2 * 64 * 1024 + 64 * 1024);
   CHECK(sim.client.connection(t.client_conn)->send_buffered(*t.stream) <= 64 * 1024);
 }
+
+TEST_CASE("a LEDBAT connection yields to a NewReno or BBR connection sharing the bottleneck") {
+  LinkConfig link;
+  link.rate = 2.5e6;
+  link.queue_bytes = 2 << 20;  // deep: a loss-based flow builds a long queue before any drop
+  Config foreground;
+  foreground.congestion = GENERATE(CongestionAlgorithm::new_reno, CongestionAlgorithm::bbr);
+  Config background;
+  background.congestion = CongestionAlgorithm::ledbat;
+  background.ledbat_target = 50ms;
+  Sim sim(foreground, foreground, link, LinkConfig{}, 9);
+  BulkTransfer fg(400 << 20, ConnectionId{1});
+  BulkTransfer bg(400 << 20, ConnectionId{2});
+  fg.start(sim);
+  bg.start(sim, background);
+  // Both run for 30 s of virtual time (neither finishes).
+  sim.run(
+      [&](int side, const auto& e) {
+        fg.on_event(sim, side, e);
+        bg.on_event(sim, side, e);
+      },
+      [] { return false; }, 30s);
+  CHECK_FALSE(fg.mismatch);
+  CHECK_FALSE(bg.mismatch);
+  CHECK(fg.received > 0);
+  CHECK(bg.received > 0);
+  CHECK(bg.received * 3 < fg.received);
+  // The link was still used fully between the two.
+  CHECK(static_cast<double>(fg.received + bg.received) > 0.8 * link.rate * 30);
+}

@@ -69,23 +69,30 @@ class Endpoint {
 
   // ---- connections ----
 
-  // Adds a connection established by a handshake. Error: the local id is 0 or taken, or the limit is reached.
+  // Adds a connection established by a handshake, with the endpoint's config or its own (e.g. to pick
+  // LEDBAT for one background transfer). Error: the local id is 0 or taken, or the limit is reached.
   Status insert(TimePoint now, ConnectionId local, ConnectionId peer, Role role, const Address& peer_address,
                 std::unique_ptr<PacketProtection> protection) {
+    return insert(now, local, peer, role, peer_address, std::move(protection), config_);
+  }
+  Status insert(TimePoint now, ConnectionId local, ConnectionId peer, Role role, const Address& peer_address,
+                std::unique_ptr<PacketProtection> protection, const Config& config) {
     if (local == no_connection || connections_.count(to_u32(local)) != 0 || aliases_.count(to_u32(local)) != 0)
       return Error{Errc::bad_field, "connection id " + std::to_string(to_u32(local)) + " is 0 or in use"};
     if (connections_.size() >= options_.max_connections)
       return Error{Errc::overloaded, "endpoint holds " + std::to_string(connections_.size()) + " connections"};
     connections_.emplace(to_u32(local),
-                         Entry{Connection(local, peer, role, std::move(protection), config_, now), peer_address});
+                         Entry{Connection(local, peer, role, std::move(protection), config, now), peer_address});
     return Ok{};
   }
 
   // Starts the test handshake towards `to`; the connection exists once Connected is reported.
-  Status connect(TimePoint now, const Address& to, ConnectionId local) {
-    if (local == no_connection || connections_.count(to_u32(local)) != 0 || pending_.count(to_u32(local)) != 0)
+  Status connect(TimePoint now, const Address& to, ConnectionId local) { return connect(now, to, local, config_); }
+  Status connect(TimePoint now, const Address& to, ConnectionId local, const Config& config) {
+    if (local == no_connection || connections_.count(to_u32(local)) != 0 || pending_.count(to_u32(local)) != 0 ||
+        aliases_.count(to_u32(local)) != 0)
       return Error{Errc::bad_field, "connection id " + std::to_string(to_u32(local)) + " is 0 or in use"};
-    pending_.emplace(to_u32(local), Pending{to, now, 0});
+    pending_.emplace(to_u32(local), Pending{to, now, 0, config});
     return Ok{};
   }
 
@@ -229,6 +236,7 @@ class Endpoint {
     Address to;
     TimePoint next_send;
     int attempts = 0;
+    Config config;
   };
 
   Receipt on_test_connect(TimePoint now, const Address& from, std::span<const std::uint8_t> bytes) {
@@ -261,7 +269,7 @@ class Endpoint {
     const ConnectionId local{it->first};
     connections_.emplace(it->first, Entry{Connection(local, *server, Role::client,
                                                      std::make_unique<NullProtection>(options_.test_checksum),
-                                                     config_, now),
+                                                     it->second.config, now),
                                           it->second.to});
     pending_.erase(it);
     events_.push_back(Connected{local});

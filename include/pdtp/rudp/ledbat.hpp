@@ -31,7 +31,7 @@ class Ledbat final : public CongestionController {
     if (recovery_start_ && s.largest_acked_sent_time <= *recovery_start_) return;
     if (s.app_limited || !base_delay() || s.acked_bytes == 0) return;
     const double queueing = seconds(current_delay() - *base_delay());
-    const double target = seconds(target_);
+    const double target = seconds(effective_target());
     if (slow_start_ && queueing < target / 2) {
       window_ += s.acked_bytes;  // far below target: ramp up quickly, as LEDBAT++ does
       return;
@@ -68,6 +68,13 @@ class Ledbat final : public CongestionController {
   }
 
   Duration target() const noexcept { return target_; }
+  // The configured target, but never more than half the base RTT (at least 1 ms): a background flow
+  // must not add a queue that starves model-based flows, which keep at most one min-RTT queued.
+  Duration effective_target() const noexcept {
+    const auto base = base_delay();
+    if (!base) return target_;
+    return std::min(target_, std::max<Duration>(*base / 2, std::chrono::milliseconds(1)));
+  }
   std::optional<Duration> base_delay() const noexcept {
     std::optional<Duration> m;
     for (const auto& b : base_)
