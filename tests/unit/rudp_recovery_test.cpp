@@ -130,7 +130,8 @@ TEST_CASE("losses spanning three probe timeouts with nothing acknowledged are pe
   rec.on_packet_sent(packet(0, t0));
   REQUIRE(rec.on_ack(t0 + 100ms, ack({{0, 0}}), h).ok());  // an RTT sample first
   // Packets over two seconds, all lost, then one acknowledged.
-  for (PacketNumber pn = 1; pn <= 20; ++pn) rec.on_packet_sent(packet(pn, t0 + 200ms + std::chrono::milliseconds(100 * pn)));
+  for (PacketNumber pn = 1; pn <= 20; ++pn)
+    rec.on_packet_sent(packet(pn, t0 + 200ms + std::chrono::milliseconds(100 * pn)));
   rec.on_packet_sent(packet(21, t0 + 2300ms));
   REQUIRE(rec.on_ack(t0 + 2400ms, ack({{21, 21}, {0, 0}}), h).ok());
   CHECK(r.lost.size() == 20);
@@ -262,7 +263,8 @@ TEST_CASE("delivery-rate samples measure acknowledged bytes over the send or ack
     ps.push_back(packet(static_cast<PacketNumber>(i), t0 + std::chrono::milliseconds(i)));
     d.on_packet_sent(ps.back(), static_cast<std::uint64_t>(i) * 1200);
   }
-  for (int i = 0; i < 10; ++i) d.on_packet_acked(ps[static_cast<std::size_t>(i)], t0 + 20ms + std::chrono::milliseconds(i));
+  for (int i = 0; i < 10; ++i)
+    d.on_packet_acked(ps[static_cast<std::size_t>(i)], t0 + 20ms + std::chrono::milliseconds(i));
   auto s = d.take_sample(1ms);
   REQUIRE(s.has_value());
   REQUIRE(s->valid);

@@ -183,6 +183,8 @@ class Connection {
   // No more data on this stream after what was written.
   Status finish(StreamId id);
 
+  // Copies in-order bytes into `out`; `fin` once the end of the stream is reached. Read until it
+  // returns fewer bytes than asked: StreamReadable comes again only after a read drains the stream.
   Result<ReadResult> read(StreamId id, std::span<std::uint8_t> out);
 
   // Abandons the stream both ways: our sending half is reset with `code` (RESET_STREAM) and the peer
@@ -265,10 +267,11 @@ class Connection {
 
   static Config clamped(Config c) {
     c.max_datagram_size = std::clamp<std::size_t>(c.max_datagram_size, min_datagram_size, max_udp_payload);
-    c.stream_receive_window = std::clamp<std::uint64_t>(c.stream_receive_window, initial_max_stream_data, std::uint64_t{1} << 32);
-    c.connection_receive_window = std::clamp<std::uint64_t>(c.connection_receive_window, initial_max_data, std::uint64_t{1} << 40);
-    c.stream_send_buffer = std::clamp<std::uint64_t>(c.stream_send_buffer, 4096, std::uint64_t{1} << 32);
-    c.max_incoming_streams = std::clamp<std::uint64_t>(c.max_incoming_streams, initial_max_streams, std::uint64_t{1} << 20);
+    using U = std::uint64_t;
+    c.stream_receive_window = std::clamp<U>(c.stream_receive_window, initial_max_stream_data, U{1} << 32);
+    c.connection_receive_window = std::clamp<U>(c.connection_receive_window, initial_max_data, U{1} << 40);
+    c.stream_send_buffer = std::clamp<U>(c.stream_send_buffer, 4096, U{1} << 32);
+    c.max_incoming_streams = std::clamp<U>(c.max_incoming_streams, initial_max_streams, U{1} << 20);
     if (c.idle_timeout <= Duration::zero()) c.idle_timeout = std::chrono::seconds(30);
     c.idle_timeout = std::min<Duration>(c.idle_timeout, max_config_duration);
     c.keep_alive_interval = std::clamp<Duration>(c.keep_alive_interval, Duration::zero(), max_config_duration);
@@ -311,19 +314,12 @@ class Connection {
   void on_frame(TimePoint, const PingFrame&) {}
 
   void on_frame(TimePoint now, const AckFrame& f);
-
   void on_frame(TimePoint now, const StreamFrame& f);
-
   void on_frame(TimePoint now, const ResetStreamFrame& f);
-
   void on_frame(TimePoint now, const StopSendingFrame& f);
-
   void on_frame(TimePoint, const MaxDataFrame& f);
-
   void on_frame(TimePoint now, const MaxStreamDataFrame& f);
-
   void on_frame(TimePoint, const MaxStreamsFrame& f);
-
   void on_frame(TimePoint now, const CloseFrame& f);
 
   // Counts new bytes against our connection credit; false (and the connection fails) if over it.
@@ -364,7 +360,9 @@ class Connection {
     control_queue_.push_back(id);
   }
 
-  std::uint64_t connection_credit() const noexcept { return peer_max_data_ > data_sent_ ? peer_max_data_ - data_sent_ : 0; }
+  std::uint64_t connection_credit() const noexcept {
+    return peer_max_data_ > data_sent_ ? peer_max_data_ - data_sent_ : 0;
+  }
 
   void write_ack(TimePoint now, detail::Writer& w, SentPacket& sp);
 

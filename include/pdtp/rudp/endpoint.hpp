@@ -145,7 +145,8 @@ class Endpoint {
         Entry& e = it->second;
         const auto before = e.connection.stats().packets_received;
         e.connection.on_datagram(now, bytes);
-        if (e.connection.stats().packets_received != before) e.peer = from;  // follows the peer's address once it authenticates
+        // Follow the peer's address, but only once a packet from it authenticates.
+        if (e.connection.stats().packets_received != before) e.peer = from;
         return Receipt::delivered;
       }
       case PacketType::test_connect: return on_test_connect(now, from, bytes);

@@ -44,7 +44,8 @@ class NullProtection final : public PacketProtection {
     if (sealed.size() < 8) return false;
     auto body = sealed.first(sealed.size() - 8);
     const std::uint64_t sum = digest(header, body);
-    for (int i = 0; i < 8; ++i) sealed[body.size() + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(sum >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+      sealed[body.size() + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(sum >> (8 * i));
     return true;
   }
 

@@ -74,7 +74,9 @@ class SendStream {
     return limit > next_offset_ ? limit - next_offset_ : 0;
   }
   // Bytes written but held back by the peer's stream credit (not connection credit).
-  bool blocked_by_stream_credit() const noexcept { return !reset_code_ && write_end_ > peer_max_ && next_offset_ == peer_max_; }
+  bool blocked_by_stream_credit() const noexcept {
+    return !reset_code_ && write_end_ > peer_max_ && next_offset_ == peer_max_;
+  }
   bool fin_to_send() const noexcept {
     return !reset_code_ && fin_ && ((!fin_sent_ && next_offset_ == write_end_) || (fin_lost_ && lost_.empty()));
   }
@@ -251,7 +253,9 @@ class RecvStream {
   void on_credit_sent(std::uint64_t max) noexcept { max_advertised_ = std::max(max_advertised_, max); }
 
   // Bytes the application will never read (discarded), for connection-level credit.
-  std::uint64_t unread_beyond(std::uint64_t offset) const noexcept { return offset > read_offset_ ? offset - read_offset_ : 0; }
+  std::uint64_t unread_beyond(std::uint64_t offset) const noexcept {
+    return offset > read_offset_ ? offset - read_offset_ : 0;
+  }
 
   bool is_reset() const noexcept { return reset_code_.has_value(); }
   std::optional<std::uint64_t> reset_code() const noexcept { return reset_code_; }
@@ -272,8 +276,8 @@ class RecvStream {
  private:
   Status check_final(std::uint64_t end, bool fin, StreamFault& fault) const {
     if (final_size_ && (fin ? end != *final_size_ : end > *final_size_)) {
-      fault = {TransportError::final_size_error,
-               "stream data up to " + std::to_string(end) + " conflicts with final size " + std::to_string(*final_size_)};
+      fault = {TransportError::final_size_error, "stream data up to " + std::to_string(end) +
+                                                     " conflicts with final size " + std::to_string(*final_size_)};
       return Error{Errc::bad_field, fault.message};
     }
     if (fin && end < highest_) {

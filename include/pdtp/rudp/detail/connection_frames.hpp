@@ -28,7 +28,8 @@ inline void Connection::on_datagram(TimePoint now, std::span<const std::uint8_t>
   last_activity_ = now;
   eliciting_since_receive_ = false;
   if (state_ == ConnectionState::closing) {
-    if (close_repeats_ < 16) close_resend_ = true;  // the peer missed our CLOSE: say it again, a bounded number of times
+    // The peer missed our CLOSE: say it again, a bounded number of times.
+    if (close_repeats_ < 16) close_resend_ = true;
     return;
   }
   const PacketNumber pn = header->number;

@@ -206,8 +206,8 @@ inline bool Connection::send_lost_range(const SendStream& send, std::uint64_t& o
   return true;
 }
 
-inline std::size_t Connection::finish_packet(TimePoint now, std::span<std::uint8_t> out, detail::Writer& w, SentPacket&& sp,
-                          bool eliciting) {
+inline std::size_t Connection::finish_packet(TimePoint now, std::span<std::uint8_t> out, detail::Writer& w,
+                                             SentPacket&& sp, bool eliciting) {
   const std::size_t payload = w.size();
   const PacketHeader h{PacketType::data, peer_, next_pn_};
   const auto hb = encode_header(h);
@@ -218,7 +218,8 @@ inline std::size_t Connection::finish_packet(TimePoint now, std::span<std::uint8
     // Keys exhausted: nothing more may be sent under them.
     state_ = ConnectionState::closed;
     drop_streams();
-    events_.push_back(ConnectionClosed{CloseReason::local_error, static_cast<std::uint64_t>(TransportError::internal_error),
+    events_.push_back(ConnectionClosed{CloseReason::local_error,
+                                       static_cast<std::uint64_t>(TransportError::internal_error),
                                        "packet protection refused to seal (key limit reached)"});
     return 0;
   }

@@ -143,7 +143,8 @@ inline Result<Connection::Stream*> Connection::app_stream(StreamId id, const cha
   if (!accepting_app_calls()) return Error{Errc::bad_state, std::string(what) + ": connection is closing"};
   auto it = streams_.find(to_u64(id));
   if (it == streams_.end())
-    return Error{Errc::bad_state, std::string(what) + ": stream " + std::to_string(to_u64(id)) + " is unknown or closed"};
+    return Error{Errc::bad_state,
+                 std::string(what) + ": stream " + std::to_string(to_u64(id)) + " is unknown or closed"};
   return &it->second;
 }
 
