@@ -489,3 +489,26 @@ TEST_CASE("a reset arriving after the whole stream was read changes nothing, unl
   p.b.on_datagram(p.now, raw_packet(ConnectionId{2}, 2, {ResetStreamFrame{StreamId{0}, 5, 9}}));
   check_local_error(p.b, TransportError::final_size_error);
 }
+
+TEST_CASE("scattered tiny frames beyond the fragment limit are dropped unacknowledged, not stored") {
+  Config server;
+  server.stream_receive_window = 1 << 20;
+  Pair p({}, server);
+  const std::uint8_t byte[1] = {7};
+  PacketNumber pn = 0;
+  for (std::size_t i = 0; i < max_receive_fragments; ++i)
+    p.b.on_datagram(p.now, raw_packet(ConnectionId{2}, pn++, {StreamFrame{StreamId{0}, 2 * i + 1, false, byte}}));
+  CHECK(p.b.stats().packets_dropped == 0);
+  // One more separate piece is refused; one that extends an existing piece is still taken.
+  p.b.on_datagram(p.now, raw_packet(ConnectionId{2}, pn++, {StreamFrame{StreamId{0}, 100000, false, byte}}));
+  CHECK(p.b.stats().packets_dropped == 1);
+  p.b.on_datagram(p.now, raw_packet(ConnectionId{2}, pn++, {StreamFrame{StreamId{0}, 2, false, byte}}));
+  CHECK(p.b.stats().packets_dropped == 1);
+  CHECK(p.b.state() == ConnectionState::open);
+  // The gap at offset 0 fills: everything in order becomes readable.
+  p.b.on_datagram(p.now, raw_packet(ConnectionId{2}, pn++, {StreamFrame{StreamId{0}, 0, false, byte}}));
+  std::vector<std::uint8_t> out(16);
+  auto r = p.b.read(StreamId{0}, out);
+  REQUIRE(r.ok());
+  CHECK(r->bytes == 4);
+}

@@ -475,6 +475,7 @@ class Connection {
 
   std::deque<Event> events_;
   std::vector<std::uint8_t> scratch_;
+  bool drop_packet_ = false;  // a frame asked to leave the packet being processed unacknowledged
 };
 
 }  // namespace pdtp::rudp

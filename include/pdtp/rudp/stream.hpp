@@ -28,6 +28,9 @@ enum class TransportError : std::uint64_t {
   protocol_violation = 0xa,
 };
 
+// Separate pieces a stream's receive buffer may hold (see RecvStream::too_fragmented).
+inline constexpr std::size_t max_receive_fragments = 4096;
+
 struct StreamFault {
   TransportError code;
   std::string message;
@@ -193,9 +196,20 @@ class RecvStream {
     if (fin) final_size_ = end;
     if (reset_code_ || stopped_ || end <= read_offset_) return growth;
     const std::uint64_t start = std::max(offset, read_offset_);
-    buf_.write(start, data.subspan(static_cast<std::size_t>(start - offset)));
+    if (!buf_.write(start, data.subspan(static_cast<std::size_t>(start - offset)))) {
+      fault = {TransportError::internal_error, "receive buffer refused bytes inside the credit"};
+      return Error{Errc::bad_state, fault.message};
+    }
     received_.insert(start, end);
     return growth;
+  }
+
+  // True if storing [offset, end) would add a hole-separated piece to an already very fragmented
+  // buffer. Honest senders cause one piece per lost packet; tiny scattered frames are an attack on
+  // our memory and time, so such a packet is dropped unacknowledged (the sender will resend).
+  bool too_fragmented(std::uint64_t offset, std::uint64_t end) const noexcept {
+    if (received_.intervals() < max_receive_fragments || end <= read_offset_ || reset_code_ || stopped_) return false;
+    return !received_.touches(std::max(offset, read_offset_), end);
   }
 
   // The peer abandoned the stream. Returns growth of the highest offset, or a fault.

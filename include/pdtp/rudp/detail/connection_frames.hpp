@@ -54,6 +54,12 @@ inline void Connection::on_datagram(TimePoint now, std::span<const std::uint8_t>
     eliciting = eliciting || is_ack_eliciting(*frame);
     handle_frame(now, *frame);
     if (state_ != ConnectionState::open) return;
+    if (drop_packet_) {
+      // Left unacknowledged on purpose: frames already handled are harmless to see again.
+      drop_packet_ = false;
+      ++stats_.packets_dropped;
+      return;
+    }
   }
   record_received(now, pn, eliciting);
 }
@@ -81,6 +87,10 @@ inline void Connection::on_frame(TimePoint now, const AckFrame& f) {
 inline void Connection::on_frame(TimePoint now, const StreamFrame& f) {
   Stream* s = stream_for_frame(now, f.stream, "STREAM");
   if (s == nullptr) return;
+  if (s->recv.too_fragmented(f.offset, f.offset + f.data.size())) {
+    drop_packet_ = true;
+    return;
+  }
   StreamFault fault;
   auto growth = s->recv.on_data(f.offset, f.data, f.fin, fault);
   if (!growth) return fail(now, fault.code, "stream " + std::to_string(to_u64(f.stream)) + ": " + fault.message);

@@ -76,6 +76,13 @@ class RangeSet {
     return it != v_.begin() && std::prev(it)->end >= end;
   }
 
+  // True if [start, end) overlaps or touches an interval (inserting it would not add one).
+  bool touches(std::uint64_t start, std::uint64_t end) const noexcept {
+    auto it = std::lower_bound(v_.begin(), v_.end(), start,
+                               [](const Interval& i, std::uint64_t s) { return i.end < s; });
+    return it != v_.end() && it->start <= end;
+  }
+
   bool empty() const noexcept { return v_.empty(); }
   std::size_t intervals() const noexcept { return v_.size(); }
   const Interval& front() const noexcept { return v_.front(); }
