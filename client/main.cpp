@@ -1,4 +1,6 @@
 // dsclient: download a file from a PDTP swarm, to a file or in order into a pipe.
+#include <malloc.h>
+
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -81,6 +83,8 @@ int main(int argc, char** argv) {
   opt.url = wire_url(url->host, url->path);
   if (opt.output.empty()) opt.output = std::filesystem::path(url->path).filename().string();
 
+  // Chunk buffers (hundreds of kB) would otherwise be mmap'ed and unmapped for every chunk.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
   std::signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
   client::ClientRuntime<transport::Tcp> runtime(io, opt, random_client_id());

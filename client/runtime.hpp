@@ -124,7 +124,8 @@ class ClientRuntime {
            last_error);
       co_return;
     }
-    out_ = std::make_shared<transport::Outbox<Stream>>(*control_);
+    control_owner_ = std::make_shared<int>(0);  // the control stream lives as long as this runtime
+    out_ = std::make_shared<transport::Outbox<Stream>>(*control_, std::weak_ptr<void>(control_owner_));
     core_config_listen_port();
     core_.start(now());
     drain();
@@ -163,7 +164,7 @@ class ClientRuntime {
   }
 
   void handle(core::SendControl& a) {
-    if (out_) out_->push(std::move(a.bytes));
+    if (out_) out_->push(a.bytes);
   }
   void handle(core::StartTransfer& a) {
     // Backpressure: while the pipe's reader is behind by a whole window, fetch nothing new.
@@ -642,6 +643,7 @@ class ClientRuntime {
   std::optional<typename Transport::acceptor> acceptor_;
   std::uint16_t listen_port_ = 0;
   std::optional<Stream> control_;
+  std::shared_ptr<void> control_owner_;
   std::shared_ptr<transport::Outbox<Stream>> out_;
   std::optional<PartFile> part_;
   std::unordered_map<ChunkIndex, transport::AlignedBuffer> pending_;  // received, awaiting hash_verify

@@ -1,4 +1,6 @@
 // dstream: serve every file under a directory to a PDTP peer-to-peer swarm.
+#include <malloc.h>
+
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -15,6 +17,8 @@ int main(int argc, char** argv) {
   if (!cli.settings) return cli.exit_code;
   const ServerSettings& settings = *cli.settings;
 
+  // Chunk buffers (hundreds of kB) would otherwise be mmap'ed and unmapped for every chunk.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
   std::signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
   DirectoryCatalog catalog(settings.file_root, settings.chunk_size, settings.streaming);

@@ -2,6 +2,7 @@
 // client that speaks bytes (hand-built frames and JSON), independent of the project's codecs.
 #pragma once
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -38,6 +39,24 @@ inline std::string sha256_hex(std::string_view data) {
     out += hex[md[i] & 15];
   }
   return out;
+}
+
+// Sockets here block; SO_RCVTIMEO does not bound Asio's blocking reads, so wait with poll first.
+inline bool wait_readable(int fd, int ms = 5000) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, ms) > 0;
+}
+
+template <class Socket>
+inline bool read_exactly(Socket& s, char* out, std::size_t n) {
+  std::size_t got = 0;
+  while (got < n) {
+    if (!wait_readable(s.native_handle())) return false;
+    asio::error_code ec;
+    got += s.read_some(asio::buffer(out + got, n - got), ec);
+    if (ec) return false;
+  }
+  return true;
 }
 
 inline bool port_free(std::uint16_t port) {
@@ -105,8 +124,6 @@ class RawClient {
     s_.open(tcp::v4());
     s_.bind({asio::ip::make_address(from), 0});
     s_.connect({asio::ip::make_address("127.0.0.1"), port});
-    timeval tv{5, 0};  // a reply that never comes fails the test instead of hanging it
-    ::setsockopt(s_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
   void send_raw(std::string_view bytes) { asio::write(s_, asio::buffer(bytes.data(), bytes.size())); }
   void send_body(std::string_view body) {
@@ -118,14 +135,12 @@ class RawClient {
   }
   void send(const std::string& type, const json& args) { send_body(json::array({type, args}).dump()); }
   // The next message, or a null json if the server closed the connection.
+  // A reply that never comes (5 s) fails the test instead of hanging it.
   json recv() {
     unsigned char len[2];
-    asio::error_code ec;
-    asio::read(s_, asio::buffer(len), ec);
-    if (ec) return nullptr;
+    if (!read_exactly(s_, reinterpret_cast<char*>(len), 2)) return nullptr;
     std::string body((len[0] << 8) | len[1], '\0');
-    asio::read(s_, asio::buffer(body), ec);
-    if (ec) return nullptr;
+    if (!read_exactly(s_, body.data(), body.size())) return nullptr;
     return json::parse(body);
   }
   // Next message of the given type (skipping others, e.g. transfers), or null json on close.
@@ -139,6 +154,7 @@ class RawClient {
   bool closed_by_server() {
     char c;
     asio::error_code ec;
+    if (!wait_readable(s_.native_handle())) return false;
     s_.read_some(asio::buffer(&c, 1), ec);
     return ec == asio::error::eof || ec == asio::error::connection_reset;
   }
@@ -160,14 +176,13 @@ inline HttpReply http_exchange(std::uint16_t port, const std::string& request) {
   asio::io_context io;
   tcp::socket s(io);
   s.connect({asio::ip::make_address("127.0.0.1"), port});
-  timeval tv{5, 0};
-  ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   asio::write(s, asio::buffer(request));
   std::string data;
   HttpReply r;
   for (;;) {
     char buf[65536];
     asio::error_code ec;
+    if (!wait_readable(s.native_handle())) break;
     std::size_t n = s.read_some(asio::buffer(buf), ec);
     data.append(buf, n);
     auto end = data.find("\r\n\r\n");

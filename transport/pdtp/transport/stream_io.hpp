@@ -77,42 +77,47 @@ asio::awaitable<bool> write_all(Stream& s, const Buffers& buffers, asio::error_c
   co_return !ec;
 }
 
-// An ordered queue of frames written one after another on a stream that is read elsewhere.
+// An ordered queue of frames written on a stream that is read elsewhere. Frames queued while a write
+// is in flight go out together in the next write (one send for many replies). The stream belongs to
+// `owner`; a write in flight keeps the owner alive, and nothing is written once the owner is gone.
 template <class Stream>
 class Outbox : public std::enable_shared_from_this<Outbox<Stream>> {
  public:
-  explicit Outbox(Stream& s) : s_(s) {}
-  void push(std::string bytes) {
+  Outbox(Stream& s, std::weak_ptr<void> owner) : s_(s), owner_(std::move(owner)) {}
+  void push(std::string_view bytes) {
     if (closed_) return;
-    queue_.push_back(std::move(bytes));
+    next_.append(bytes);
     if (!writing_) write_next();
   }
   // Close the stream once everything queued so far is written.
   void close_after_flush() {
     close_pending_ = true;
-    if (!writing_) finish();
+    if (!writing_) write_next();
   }
   void on_error(std::function<void(const asio::error_code&)> fn) { on_error_ = std::move(fn); }
-  std::size_t queued() const { return queue_.size(); }
+  std::size_t queued_bytes() const { return next_.size() + current_.size(); }
 
  private:
   void write_next() {
-    if (queue_.empty()) {
+    auto keep = owner_.lock();
+    if (!keep || closed_) return;
+    if (next_.empty()) {
       writing_ = false;
       if (close_pending_) finish();
       return;
     }
     writing_ = true;
-    asio::async_write(s_, asio::buffer(queue_.front()),
-                      [self = this->shared_from_this()](const asio::error_code& ec, std::size_t) {
+    current_.clear();
+    std::swap(current_, next_);
+    asio::async_write(s_, asio::buffer(current_),
+                      [self = this->shared_from_this(), keep](const asio::error_code& ec, std::size_t) {
                         if (ec) {
                           self->writing_ = false;
                           self->closed_ = true;
-                          self->queue_.clear();
+                          self->next_.clear();
                           if (self->on_error_) self->on_error_(ec);
                           return;
                         }
-                        self->queue_.pop_front();
                         self->write_next();
                       });
   }
@@ -124,7 +129,9 @@ class Outbox : public std::enable_shared_from_this<Outbox<Stream>> {
     s_.close(ignored);
   }
   Stream& s_;
-  std::deque<std::string> queue_;
+  std::weak_ptr<void> owner_;
+  std::string current_;  // being written
+  std::string next_;     // queued behind it
   bool writing_ = false;
   bool close_pending_ = false;
   bool closed_ = false;
