@@ -289,7 +289,7 @@ class ServerRuntime {
     if (!req->range_header) co_return co_await respond(s, 416, "text/plain", "a Range header is required\n");
     auto range = http::parse_range_header(*req->range_header, file->size);
     if (!range) co_return co_await respond(s, http::status_for(range.error()), "text/plain", range.error().message + "\n");
-    auto verdict = core_.authorize_file_service(req->peer_id, req->path, *range, now());
+    auto verdict = core_.authorize_file_service(req->peer_id, req->path, *range, now(), transport::Tcp::remote_ip(s));
     switch (verdict) {
       case core::FileServiceVerdict::ok: break;
       case core::FileServiceVerdict::unknown_file:

@@ -127,6 +127,9 @@ TEST_CASE("authorize_file_service accepts exactly the scheduled transfer") {
   CHECK(h.server.authorize_file_service("zed", "/a.bin", chunk_range(9), h.now) == V::unknown_peer);
   CHECK(h.server.authorize_file_service("a", "/nope.bin", chunk_range(9), h.now) == V::unknown_file);
   CHECK(h.server.authorize_file_service("a", "/a.bin", ByteRange{0, 20000}, h.now) == V::bad_range);
+  // A peer id is not a credential: the request must come from the address the peer registered from.
+  CHECK(h.server.authorize_file_service("a", "/a.bin", chunk_range(9), h.now, h.ip_of(1)) == V::ok);
+  CHECK(h.server.authorize_file_service("a", "/a.bin", chunk_range(9), h.now, h.ip_of(2)) == V::not_authorized);
   CHECK(h.server.authorize_file_service("a", "/a.bin", ByteRange{5, 999}, h.now) == V::bad_range);
   // Once completed, the transfer is no longer authorized.
   complete_ok(h, 1, t);

@@ -109,9 +109,10 @@ class Server {
   bool poll_action(ServerAction& out);
 
   // The server's own HTTP file service received a GET from `peer_id` for `path`/`range`:
-  // ok iff that peer is registered and the server scheduled exactly this transfer to it.
+  // ok iff that peer is registered, the server scheduled exactly this transfer to it, and (when
+  // `remote_ip` is given) the request comes from the address the peer registered from.
   FileServiceVerdict authorize_file_service(std::string_view peer_id, std::string_view path,
-                                            ByteRange range, TimePoint now);
+                                            ByteRange range, TimePoint now, std::string_view remote_ip = {});
 
   ServerSnapshot snapshot(TimePoint now) const;
 

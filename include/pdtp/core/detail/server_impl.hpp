@@ -416,9 +416,11 @@ inline const std::string& Server::peer_name(PeerSlot p) const { return records_[
 // ---- the file service and the status page ----
 
 inline FileServiceVerdict Server::authorize_file_service(std::string_view peer_id, std::string_view path,
-                                                         ByteRange range, TimePoint now) {
+                                                         ByteRange range, TimePoint now,
+                                                         std::string_view remote_ip) {
   const auto p = peer_by_id(peer_id);
   if (!p) return FileServiceVerdict::unknown_peer;
+  if (!remote_ip.empty() && records_[*p].ip != remote_ip) return FileServiceVerdict::not_authorized;
   Resolved res = resolve(path, true);
   if (!res.file) return FileServiceVerdict::unknown_file;
   auto span = chunks_of(swarm_.file(*res.file).layout, range);
