@@ -34,28 +34,17 @@ inline std::string header_safe(std::string_view v) {
 
 // A normalised path as a request target: every byte that is not a path character is percent-encoded.
 inline std::string encode_target(std::string_view path) {
-  static constexpr char hex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(path.size() + 1);
   if (path.empty() || path.front() != '/') out.push_back('/');
-  for (char ch : path) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '/' || wire::detail::is_path_char(c)) {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 0xFu]);
-    }
-  }
+  append_encoded_path(out, path);
   return out;
 }
 
 // An IPv6 address gets its brackets back in the Host header.
 inline std::string host_header_value(std::string_view host) {
-  const bool ipv6 = host.find(':') != host.rfind(':') && (host.empty() || host.front() != '[');
   std::string h = header_safe(host);
-  return ipv6 ? "[" + h + "]" : h;
+  return needs_brackets(host) ? "[" + h + "]" : h;
 }
 
 }  // namespace detail

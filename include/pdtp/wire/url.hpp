@@ -262,16 +262,9 @@ inline Result<std::string> file_path_of(std::string_view wire_url) {
   return std::move(u->path);
 }
 
-// "http://host/path" for a normalised path, percent-encoding every byte that is not a path char.
-// An IPv6 host (two or more ':') gets its brackets back.
-inline std::string wire_url(std::string_view host, std::string_view normalized_path) {
+// Append a normalised path, percent-encoding every byte that is not a path character.
+inline void append_encoded_path(std::string& out, std::string_view normalized_path) {
   static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out = "http://";
-  out.reserve(out.size() + host.size() + 2 + normalized_path.size() * 3);
-  const bool ipv6 = host.find(':') != host.rfind(':') && (host.empty() || host.front() != '[');
-  if (ipv6) out.push_back('[');
-  out.append(host);
-  if (ipv6) out.push_back(']');
   for (char ch : normalized_path) {
     const auto c = static_cast<unsigned char>(ch);
     if (c == '/' || wire::detail::is_path_char(c)) {
@@ -282,6 +275,22 @@ inline std::string wire_url(std::string_view host, std::string_view normalized_p
       out.push_back(hex[c & 0xFu]);
     }
   }
+}
+
+// A host with two or more ':' is an IPv6 address, written in brackets in URLs and Host headers.
+inline bool needs_brackets(std::string_view host) {
+  return host.find(':') != host.rfind(':') && (host.empty() || host.front() != '[');
+}
+
+// "http://host/path" for a normalised path; an IPv6 host gets its brackets back.
+inline std::string wire_url(std::string_view host, std::string_view normalized_path) {
+  std::string out = "http://";
+  out.reserve(out.size() + host.size() + 2 + normalized_path.size() * 3);
+  const bool ipv6 = needs_brackets(host);
+  if (ipv6) out.push_back('[');
+  out.append(host);
+  if (ipv6) out.push_back(']');
+  append_encoded_path(out, normalized_path);
   return out;
 }
 
