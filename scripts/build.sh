@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Configure and build dstream, dsclient, the tests and the benchmarks into build/.
+# Configure and build into build/: everything, or only the targets named (e.g. dstream dsclient).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake -S . -B build -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null
-cmake --build build -j"$(nproc)"
+if (($#)); then
+  cmake --build build -j"$(nproc)" --target "$@"
+else
+  cmake --build build -j"$(nproc)"
+fi

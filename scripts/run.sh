@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh
+scripts/build.sh dstream dsclient
 mkdir -p demo
 [ -f demo/hello.txt ] || echo "Hello from DistribuStream." > demo/hello.txt
 [ -f demo/sample.bin ] || head -c 20000000 /dev/urandom > demo/sample.bin
