@@ -2,6 +2,9 @@
 // A transport gives the runtimes reliable ordered byte streams; see concept.hpp.
 #pragma once
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,7 +33,13 @@ struct Tcp {
   static asio::awaitable<stream> connect(endpoint to, std::optional<asio::ip::address> from) {
     stream s(co_await asio::this_coro::executor);
     s.open(to.protocol());
-    if (from) s.bind(endpoint(*from, 0));
+    if (from) {
+      // Let connect() pick the port (per destination), not bind(): bind(addr, 0) needs a port free
+      // towards every destination and runs out under many short transfers.
+      int one = 1;
+      ::setsockopt(s.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+      s.bind(endpoint(*from, 0));
+    }
     co_await s.async_connect(to, asio::use_awaitable);
     s.set_option(asio::ip::tcp::no_delay(true));
     co_return s;
