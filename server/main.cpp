@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <string>
 
 #include <asio.hpp>
 
@@ -30,11 +31,14 @@ int main(int argc, char** argv) {
                  static_cast<unsigned>(settings.port), static_cast<unsigned>(settings.http_port()), e.what());
     return 1;
   }
+  // Listening on every interface: show an address that works from this machine.
+  const std::string shown = settings.host == "0.0.0.0" || settings.host == "::" ? "127.0.0.1" : settings.host;
   std::fprintf(stderr,
                "dstream %s: serving %s (chunk size %llu bytes)\n"
-               "  control: pdtp://%s:%u/   status: http://%s:%u/status/\n",
+               "  files:  pdtp://%s:%u/<path below the root>\n"
+               "  status: http://%s:%u/status/\n",
                PDTP_VERSION, settings.file_root.string().c_str(), static_cast<unsigned long long>(settings.chunk_size),
-               settings.host.c_str(), static_cast<unsigned>(runtime.control_port()), settings.host.c_str(),
+               shown.c_str(), static_cast<unsigned>(runtime.control_port()), shown.c_str(),
                static_cast<unsigned>(runtime.http_port()));
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
