@@ -312,11 +312,13 @@ class ClientRuntime {
     }
     data = transport::AlignedBuffer(t.range.size());
     dog.arm();
-    if (!co_await transport::read_exact(*s, buf, data.data(), data.size(), ec)) {
+    Sha256 hasher;
+    auto hash_piece = [&hasher](const char* p, std::size_t n) { hasher.update(p, n); };
+    if (!co_await transport::read_exact_each(*s, buf, data.data(), data.size(), ec, hash_piece)) {
       reason = dog.fired() ? "timed out" : "connection lost: " + ec.message();
       co_return false;
     }
-    hash = sha256_hex(std::string_view(data.data(), data.size()));
+    hash = hasher.final_hex();
     co_return true;
   }
 
@@ -508,13 +510,15 @@ class ClientRuntime {
     }
     transport::AlignedBuffer data(range->size());
     dog.arm();
-    if (!co_await transport::read_exact(s, buf, data.data(), data.size(), ec)) co_return;
+    Sha256 hasher;
+    auto hash_piece = [&hasher](const char* p, std::size_t n) { hasher.update(p, n); };
+    if (!co_await transport::read_exact_each(s, buf, data.data(), data.size(), ec, hash_piece)) co_return;
     if (done_) co_return;
     if (pending_.count(chunk) || core_.holds(chunk)) {
       co_await reply(s, 409, "chunk already received\n");
       co_return;
     }
-    Sha256Hex hash = sha256_hex(std::string_view(data.data(), data.size()));
+    Sha256Hex hash = hasher.final_hex();
     pending_.emplace(chunk, std::move(data));
     core_.on_incoming_put_received(*token, std::move(hash), now());
     drain();

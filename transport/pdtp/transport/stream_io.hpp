@@ -71,6 +71,25 @@ asio::awaitable<bool> read_exact(Stream& s, std::string& buf, char* out, std::si
   co_return !ec;
 }
 
+// read_exact that hands each piece to `on_piece(const char*, std::size_t)` as it lands, so a body can
+// be hashed while the rest of it is still arriving (the piece is still in cache).
+template <class Stream, class OnPiece>
+asio::awaitable<bool> read_exact_each(Stream& s, std::string& buf, char* out, std::size_t n, asio::error_code& ec,
+                                      OnPiece on_piece) {
+  std::size_t have = std::min(n, buf.size());
+  std::memcpy(out, buf.data(), have);
+  buf.erase(0, have);
+  if (have > 0) on_piece(static_cast<const char*>(out), have);
+  while (have < n) {
+    std::size_t got =
+        co_await s.async_read_some(asio::buffer(out + have, n - have), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return false;
+    on_piece(static_cast<const char*>(out + have), got);
+    have += got;
+  }
+  co_return true;
+}
+
 template <class Stream, class Buffers>
 asio::awaitable<bool> write_all(Stream& s, const Buffers& buffers, asio::error_code& ec) {
   co_await asio::async_write(s, buffers, asio::redirect_error(asio::use_awaitable, ec));
