@@ -90,7 +90,12 @@ int main(int argc, char** argv) {
   client::ClientRuntime<transport::Tcp> runtime(io, opt, random_client_id());
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code& ec, int) {
-    if (!ec) runtime.stop();
+    if (ec) return;
+    // We are on our way out: a second copy of the signal (e.g. `timeout` forwarding it to its
+    // process group as well) must not kill us after the handler is gone.
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGTERM, SIG_IGN);
+    runtime.stop();
   });
   return runtime.run();
 }

@@ -7,6 +7,7 @@ scripts/setup.sh || exit 1
 scripts/build.sh || exit 1
 
 status=0
+rm -f build/ctest.log build-fuzz/ctest.log  # count only this run
 (cd build && ctest --output-on-failure -j"$(nproc)" --timeout 900) 2>&1 | tee build/ctest.log
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 

@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   signals.async_wait([&](const asio::error_code& ec, int sig) {
     if (ec) return;
     std::fprintf(stderr, "dstream: signal %d, shutting down\n", sig);
+    std::signal(SIGINT, SIG_IGN);  // on our way out: a repeated signal must not kill us mid-shutdown
+    std::signal(SIGTERM, SIG_IGN);
     runtime.stop();
     io.stop();
   });

@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <cerrno>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -111,6 +113,8 @@ class ServerRuntime {
   }
 
   static core::TimePoint now() { return core::Clock::now(); }
+  static constexpr std::chrono::seconds kFirstFrameTimeout{30};
+  static constexpr std::size_t kMaxQueuedReplyBytes = 4 << 20;
 
   asio::awaitable<void> accept_control() {
     for (;;) {
@@ -120,6 +124,7 @@ class ServerRuntime {
       if (ec) {
         if (ec == asio::error::operation_aborted || !control_->is_open()) co_return;
         log_.info("accept failed: %s", ec.message().c_str());
+        co_await pause_after_accept_error();
         continue;
       }
       Transport::prepare_accepted(s);
@@ -135,20 +140,49 @@ class ServerRuntime {
     }
   }
 
+  // Out of file descriptors (or similar): wait a little instead of spinning on accept.
+  asio::awaitable<void> pause_after_accept_error() {
+    asio::steady_timer t(io_, std::chrono::milliseconds(100));
+    asio::error_code ig;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ig));
+  }
+
   asio::awaitable<void> read_control(core::ConnId id, std::shared_ptr<ControlConn> conn) {
     char buf[16384];
+    // A connection that says nothing is closed; once it has spoken it may stay idle for ever.
+    std::optional<transport::Watchdog> silent(std::in_place, io_.get_executor(), kFirstFrameTimeout, [conn] {
+      asio::error_code ig;
+      conn->stream.close(ig);
+    });
     for (;;) {
       asio::error_code ec;
       std::size_t n =
           co_await conn->stream.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
       if (ec || conn->closed) break;
+      silent.reset();
       core_.on_data(id, std::string_view(buf, n), now());
       drain();
+      if (conn->out->queued_bytes() > kMaxQueuedReplyBytes) {
+        log_.always("closing control connection %llu (%s): it does not read its replies",
+                    static_cast<unsigned long long>(id), conn->remote.c_str());
+        break;
+      }
     }
     if (conns_.erase(id)) {
       log_.info("control connection %llu from %s closed", static_cast<unsigned long long>(id), conn->remote.c_str());
       core_.on_disconnect(id, now());
       drain();
+    }
+    // Whatever is still queued gets a grace period; a peer that never reads it is cut off.
+    if (conn->out->queued_bytes() == 0) {
+      asio::error_code ig;
+      conn->stream.close(ig);
+    } else {
+      auto grace = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(10));
+      grace->async_wait([conn, grace](const asio::error_code&) {
+        asio::error_code ig;
+        conn->stream.close(ig);
+      });
     }
   }
 
@@ -196,6 +230,7 @@ class ServerRuntime {
       co_await http_->async_accept(s, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (ec == asio::error::operation_aborted || !http_->is_open()) co_return;
+        co_await pause_after_accept_error();
         continue;
       }
       transport::Tcp::prepare_accepted(s);
@@ -203,16 +238,20 @@ class ServerRuntime {
     }
   }
 
+  // Writes a whole response; true if the connection may carry another request. An error status
+  // ends the connection (whatever the client sent after its head is not trusted as a next request).
   template <class S>
   static asio::awaitable<bool> respond(S& s, int status, std::string_view content_type, std::string_view body,
-                                       std::string_view extra_headers = {}) {
+                                       std::string_view extra_headers = {}, bool head_only = false) {
     std::string head = "HTTP/1.1 " + std::to_string(status) + " " + std::string(http::reason_phrase(status)) +
                        "\r\nContent-Type: " + std::string(content_type) +
                        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nCache-Control: no-store\r\n" +
-                       std::string(extra_headers) + "\r\n";
+                       std::string(extra_headers) + (status >= 400 ? "Connection: close\r\n\r\n" : "\r\n");
+    if (head_only) body = {};
     asio::error_code ec;
     std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body.data(), body.size())};
-    co_return co_await transport::write_all(s, bufs, ec);
+    bool written = co_await transport::write_all(s, bufs, ec);
+    co_return written && status < 400;
   }
 
   StatusInfo status_info() {
@@ -239,7 +278,7 @@ class ServerRuntime {
       if (!head_len) {
         if (!ec && head_len.error().code != Errc::incomplete) {
           int st = http::status_for(head_len.error());
-          co_await respond(s, st, "text/plain", std::string(head_len.error().message) + "\n", "Connection: close\r\n");
+          co_await respond(s, st, "text/plain", std::string(head_len.error().message) + "\n");
         }
         co_return;
       }
@@ -247,12 +286,17 @@ class ServerRuntime {
       auto head = http::parse_request_head(std::string_view(buf).substr(0, *head_len), limits);
       buf.erase(0, *head_len);
       if (!head) {
-        co_await respond(s, http::status_for(head.error()), "text/plain", head.error().message + "\n",
-                         "Connection: close\r\n");
+        co_await respond(s, http::status_for(head.error()), "text/plain", head.error().message + "\n");
         co_return;
       }
-      bool keep = head->version_minor >= 1;
-      if (auto c = head->header("Connection")) keep = keep && !(c->find("close") != std::string_view::npos);
+      // Keep-alive for HTTP/1.1 requests without a body (a body we did not read must not be taken
+      // for the next request) unless the client asked to close.
+      bool keep = head->version_minor >= 1 && !head->header("Content-Length") && !head->header("Transfer-Encoding");
+      if (auto c = head->header("Connection")) {
+        std::string v(*c);
+        for (auto& ch : v) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        keep = keep && v.find("close") == std::string::npos;
+      }
       bool ok = co_await route(s, *head, buf);
       if (!ok || !keep) co_return;
     }
@@ -262,16 +306,18 @@ class ServerRuntime {
   asio::awaitable<bool> route(S& s, const http::RequestHead& head, std::string& buf) {
     const std::string& t = head.target;
     if (head.method == "GET" || head.method == "HEAD") {
+      const bool head_only = head.method == "HEAD";
       if (t == "/" || t == "/status")
-        co_return co_await respond(s, 301, "text/plain", "see /status/\n", "Location: /status/\r\n");
+        co_return co_await respond(s, 301, "text/plain", "see /status/\n", "Location: /status/\r\n", head_only);
       if (t == "/status/" || t == "/status/index.html")
         co_return co_await respond(s, 200, "text/html; charset=utf-8",
-                                   render_status_html(core_.snapshot(now()), status_info()));
+                                   render_status_html(core_.snapshot(now()), status_info()), {}, head_only);
       if (t == "/status.json")
-        co_return co_await respond(s, 200, "application/json", render_status_json(core_.snapshot(now()), status_info()));
+        co_return co_await respond(s, 200, "application/json", render_status_json(core_.snapshot(now()), status_info()),
+                                   {}, head_only);
       if (t == "/metrics")
         co_return co_await respond(s, 200, "text/plain; version=0.0.4",
-                                   render_metrics(core_.snapshot(now()), status_info()));
+                                   render_metrics(core_.snapshot(now()), status_info()), {}, head_only);
     }
     co_return co_await file_service(s, head, buf);
   }
@@ -311,7 +357,9 @@ class ServerRuntime {
   static asio::awaitable<bool> send_file_range(asio::ip::tcp::socket& s, int fd, ByteRange range) {
     off_t offset = static_cast<off_t>(range.min);
     std::uint64_t left = range.size();
-    s.native_non_blocking(true);
+    asio::error_code nb;
+    s.native_non_blocking(true, nb);
+    if (nb) co_return false;
     while (left > 0) {
       ssize_t n = ::sendfile(s.native_handle(), fd, &offset, static_cast<std::size_t>(std::min<std::uint64_t>(left, 1 << 30)));
       if (n > 0) {

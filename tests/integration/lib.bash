@@ -19,12 +19,13 @@ fail() {
 }
 pass() { echo "ok: $*"; }
 
-port_in_use() { ss -Htln "sport = :$1" | grep -q .; }
+# Any socket on the port counts (a connected one blocks a listener too).
+port_in_use() { ss -Htan "sport = :$1" | grep -q .; }
 
 # Two consecutive free ports (control, control+1 for HTTP).
 pick_ports() {
   for _ in $(seq 1 50); do
-    local p=$((20000 + RANDOM % 30000))
+    local p=$((20000 + RANDOM % 12000))  # below the kernel's ephemeral range (32768-60999)
     if ! port_in_use "$p" && ! port_in_use $((p + 1)); then
       PORT=$p
       HTTP=$((p + 1))
@@ -34,20 +35,25 @@ pick_ports() {
   fail "no free port pair"
 }
 
-# start_dstream ROOT [extra dstream args...]: sets PORT, HTTP, DSTREAM_PID.
+# start_dstream ROOT [extra dstream args...]: sets PORT, HTTP, DSTREAM_PID. Retries on new ports if
+# another process took the chosen ones in the meantime.
 start_dstream() {
   local root=$1
   shift
-  pick_ports
-  "$DSTREAM" --host 127.0.0.1 --port "$PORT" --root "$root" "$@" >"$WORK/dstream.log" 2>&1 &
-  DSTREAM_PID=$!
-  PIDS+=("$DSTREAM_PID")
-  for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$HTTP/status.json" >/dev/null 2>&1 && return 0
-    kill -0 "$DSTREAM_PID" 2>/dev/null || fail "dstream exited at start"
-    sleep 0.1
+  for _ in 1 2 3; do
+    pick_ports
+    "$DSTREAM" --host 127.0.0.1 --port "$PORT" --root "$root" "$@" >"$WORK/dstream.log" 2>&1 &
+    DSTREAM_PID=$!
+    PIDS+=("$DSTREAM_PID")
+    for _ in $(seq 1 100); do
+      curl -sf "http://127.0.0.1:$HTTP/status.json" >/dev/null 2>&1 && return 0
+      kill -0 "$DSTREAM_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -0 "$DSTREAM_PID" 2>/dev/null && fail "dstream did not answer on port $HTTP"
+    grep -q "Address already in use" "$WORK/dstream.log" || fail "dstream exited at start"
   done
-  fail "dstream did not answer on port $HTTP"
+  fail "dstream found no free ports"
 }
 
 status_json() { curl -sf "http://127.0.0.1:$HTTP/status.json"; }

@@ -81,7 +81,7 @@ class Dstream {
     }
     std::mt19937 gen(rd());
     for (int attempt = 0; attempt < 50 && port == 0; ++attempt) {
-      auto p = static_cast<std::uint16_t>(20000 + gen() % 30000);
+      auto p = static_cast<std::uint16_t>(20000 + gen() % 12000);  // below the ephemeral range
       if (port_free(p) && port_free(static_cast<std::uint16_t>(p + 1))) port = p;
     }
     if (port == 0) throw std::runtime_error("no free port pair");
@@ -99,6 +99,10 @@ class Dstream {
       if (!port_free(port) && !port_free(static_cast<std::uint16_t>(port + 1))) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
+    ::kill(pid_, SIGTERM);  // leave no orphan behind
+    ::waitpid(pid_, nullptr, 0);
+    std::error_code ec;
+    fs::remove_all(root_, ec);
     throw std::runtime_error("dstream did not start");
   }
   ~Dstream() {

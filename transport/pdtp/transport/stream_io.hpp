@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -16,33 +17,43 @@
 
 namespace pdtp::transport {
 
-// Closes `close` when it fires; re-armed on progress. Cancel it when the exchange is over.
+// Calls `on_expiry` (which closes the stream) when the limit passes without progress; arm() on
+// progress. A generation count makes a stale expiry a no-op: cancel() cannot recall a handler
+// that is already queued, and by then the stream may be gone.
 class Watchdog {
  public:
   Watchdog(const asio::any_io_executor& ex, std::chrono::milliseconds limit, std::function<void()> on_expiry)
-      : timer_(ex), limit_(limit), on_expiry_(std::move(on_expiry)), fired_(std::make_shared<bool>(false)) {
+      : timer_(ex), limit_(limit), state_(std::make_shared<State>()) {
+    state_->on_expiry = std::move(on_expiry);
     arm();
   }
-  ~Watchdog() { timer_.cancel(); }
+  ~Watchdog() { disarm(); }
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
   void arm() {
+    const auto gen = ++state_->generation;
     timer_.expires_after(limit_);
-    timer_.async_wait([fired = fired_, fn = on_expiry_](const asio::error_code& ec) {
-      if (!ec) {
-        *fired = true;
-        fn();
-      }
+    timer_.async_wait([state = state_, gen](const asio::error_code& ec) {
+      if (ec || state->generation != gen) return;
+      state->fired = true;
+      state->on_expiry();
     });
   }
-  void disarm() { timer_.cancel(); }
-  bool fired() const { return *fired_; }
+  void disarm() {
+    ++state_->generation;
+    timer_.cancel();
+  }
+  bool fired() const { return state_->fired; }
 
  private:
+  struct State {
+    std::uint64_t generation = 0;
+    bool fired = false;
+    std::function<void()> on_expiry;
+  };
   asio::steady_timer timer_;
   std::chrono::milliseconds limit_;
-  std::function<void()> on_expiry_;
-  std::shared_ptr<bool> fired_;
+  std::shared_ptr<State> state_;
 };
 
 // Read until a whole HTTP head is buffered. On success the head is the first `*result` bytes of

@@ -45,7 +45,10 @@ struct Tcp {
     co_return s;
   }
 
-  static void prepare_accepted(stream& s) { s.set_option(asio::ip::tcp::no_delay(true)); }
+  static void prepare_accepted(stream& s) {
+    asio::error_code ignored;  // a peer that already left shows up on the first read
+    s.set_option(asio::ip::tcp::no_delay(true), ignored);
+  }
 
   static std::string remote_ip(const stream& s) {
     asio::error_code ec;
