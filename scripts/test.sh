@@ -13,11 +13,7 @@ rm -f build/ctest.log build-fuzz/ctest.log  # count only this run
 
 seconds="${FUZZ_SECONDS:-30}"
 if [ "$seconds" -gt 0 ]; then
-  CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPDTP_BUILD_FUZZERS=ON \
-    -DPDTP_BUILD_APPS=OFF -DPDTP_BUILD_BENCH=OFF -DPDTP_FUZZ_SECONDS="$seconds" >/dev/null || exit 1
-  cmake --build build-fuzz -j"$(nproc)" || exit 1
-  (cd build-fuzz && ctest --output-on-failure -j"$(nproc)" -L fuzz) 2>&1 | tee build-fuzz/ctest.log
-  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  scripts/fuzz.sh "$seconds" || status=1
 fi
 
 # One closing line over both runs.
