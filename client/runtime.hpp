@@ -212,6 +212,8 @@ class ClientRuntime {
   }
   void handle(core::DownloadComplete&) {
     finished_ = true;
+    idle_.clear();  // nothing more to fetch
+    idle_count_ = 0;
     if (!in_order_) {
       std::string err;
       if (core_.file_size() == 0 && !part_) ensure_part();
@@ -267,59 +269,126 @@ class ClientRuntime {
     drain();
   }
 
+  // How one GET on one connection ended.
+  enum class Fetched { kept_alive, closed, failed, stale };
+
   asio::awaitable<bool> fetch(const core::StartTransfer& t, transport::AlignedBuffer& data, Sha256Hex& hash,
                               std::string& reason) {
-    auto s = co_await connect_peer(t, reason);
-    if (!s) co_return false;
+    PeerKey key{t.host, t.port};
+    for (;;) {
+      std::optional<Stream> s = take_idle(key);
+      const bool reused = s.has_value();
+      if (!reused) s = co_await connect_peer(t, reason);
+      if (!s) co_return false;
+      switch (co_await fetch_on(*s, t, data, hash, reason)) {
+        case Fetched::kept_alive: give_back(key, std::move(*s)); co_return true;
+        case Fetched::closed: co_return true;
+        case Fetched::stale:
+          if (reused) continue;  // the peer had closed the kept connection: ask again on another one
+          co_return false;
+        case Fetched::failed: co_return false;
+      }
+    }
+  }
+
+  // One GET on `s`: the body into `data`, hashed as it arrives.
+  asio::awaitable<Fetched> fetch_on(Stream& s, const core::StartTransfer& t, transport::AlignedBuffer& data,
+                                    Sha256Hex& hash, std::string& reason) {
     transport::Watchdog dog(io_.get_executor(), opt_.io_timeout, [&s] {
       asio::error_code ig;
-      s->close(ig);
+      s.close(ig);
     });
     asio::error_code ec;
     std::string req = http::make_peer_request(TransferMethod::get, url_host(t.url), opt_.path, t.range, client_id_, 0);
-    if (!co_await transport::write_all(*s, asio::buffer(req), ec)) {
+    if (!co_await transport::write_all(s, asio::buffer(req), ec)) {
       reason = "send failed: " + ec.message();
-      co_return false;
+      co_return Fetched::stale;
     }
     std::string buf;
-    auto head_len = co_await transport::read_head(*s, buf, http::HttpLimits{}, ec);
+    auto head_len = co_await transport::read_head(s, buf, http::HttpLimits{}, ec);
     if (!head_len) {
       reason = dog.fired() ? "timed out" : head_len.error().message;
-      co_return false;
+      co_return buf.empty() && !dog.fired() ? Fetched::stale : Fetched::failed;
     }
     auto head = http::parse_response_head(std::string_view(buf).substr(0, *head_len));
     buf.erase(0, *head_len);
     if (!head) {
       reason = "bad response: " + head.error().message;
-      co_return false;
+      co_return Fetched::failed;
     }
     if (head->status != 206 && head->status != 200) {
       reason = "peer answered " + std::to_string(head->status) + " " + head->reason;
-      co_return false;
+      co_return Fetched::failed;
     }
     if (auto cr = head->header("Content-Range")) {
       auto parsed = http::parse_content_range(*cr);
       if (!parsed || parsed->range != t.range) {
         reason = "peer sent the wrong range (" + std::string(*cr) + ")";
-        co_return false;
+        co_return Fetched::failed;
       }
     }
     auto cl = head->header("Content-Length");
     auto length = cl ? http::parse_content_length(*cl) : Result<std::uint64_t>(Errc::missing_field, "no length");
     if (!length || *length != t.range.size()) {
       reason = "peer sent a body of the wrong length";
-      co_return false;
+      co_return Fetched::failed;
     }
     data = transport::AlignedBuffer(t.range.size());
     dog.arm();
     Sha256 hasher;
     auto hash_piece = [&hasher](const char* p, std::size_t n) { hasher.update(p, n); };
-    if (!co_await transport::read_exact_each(*s, buf, data.data(), data.size(), ec, hash_piece)) {
+    if (!co_await transport::read_exact_each(s, buf, data.data(), data.size(), ec, hash_piece)) {
       reason = dog.fired() ? "timed out" : "connection lost: " + ec.message();
-      co_return false;
+      co_return Fetched::failed;
     }
     hash = hasher.final_hex();
-    co_return true;
+    dog.disarm();
+    bool keep = head->version_minor >= 1 && buf.empty() && !dog.fired();
+    if (auto c = head->header("Connection")) keep = keep && c->find("close") == std::string_view::npos;
+    co_return keep ? Fetched::kept_alive : Fetched::closed;
+  }
+
+  // ---- kept-alive connections for GETs (the file service answers many requests on one) ----
+
+  using PeerKey = std::pair<std::string, std::uint16_t>;  // address, port
+  struct IdleConn {
+    Stream stream;
+    std::chrono::steady_clock::time_point since;
+  };
+  static constexpr std::size_t max_idle_per_peer = 8;  // the server's peer_download_slots
+  static constexpr std::size_t max_idle_total = 32;
+  static constexpr std::chrono::seconds max_idle_for{5};  // well before the file service drops it (30 s)
+
+  std::optional<Stream> take_idle(const PeerKey& key) {
+    drop_expired_idle();
+    auto it = idle_.find(key);
+    if (it == idle_.end()) return std::nullopt;
+    std::optional<Stream> s(std::move(it->second.back().stream));
+    it->second.pop_back();
+    --idle_count_;
+    if (it->second.empty()) idle_.erase(it);
+    return s;
+  }
+
+  void give_back(const PeerKey& key, Stream s) {
+    if (done_ || finished_) return;
+    drop_expired_idle();
+    auto& list = idle_[key];
+    if (list.size() >= max_idle_per_peer || idle_count_ >= max_idle_total) return;  // closed as `s` goes
+    list.push_back(IdleConn{std::move(s), std::chrono::steady_clock::now()});
+    ++idle_count_;
+  }
+
+  void drop_expired_idle() {
+    const auto oldest = std::chrono::steady_clock::now() - max_idle_for;
+    for (auto it = idle_.begin(); it != idle_.end();) {
+      auto& list = it->second;
+      while (!list.empty() && list.front().since < oldest) {
+        list.pop_front();
+        --idle_count_;
+      }
+      it = list.empty() ? idle_.erase(it) : std::next(it);
+    }
   }
 
   asio::awaitable<void> run_put(core::StartTransfer t) {
@@ -659,6 +728,8 @@ class ClientRuntime {
   std::uint64_t bytes_written_ = 0;
   std::uint64_t bytes_from_server_ = 0;
   std::unordered_map<core::RequestToken, std::shared_ptr<Decision>> decisions_;
+  std::map<PeerKey, std::deque<IdleConn>> idle_;  // kept-alive GET connections, newest at the back
+  std::size_t idle_count_ = 0;
   bool finished_ = false;
   bool announced_seed_ = false;
   bool done_ = false;
