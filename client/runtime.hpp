@@ -3,6 +3,7 @@
 // other peers, and the output (a .part file, or an in-order pipe).
 #pragma once
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -143,6 +144,10 @@ class ClientRuntime {
     if (!done_) {
       core_.on_control_closed(now());
       drain();
+    }
+    if (!done_ && finished_) {  // seeding, and the server is gone: nobody can be sent to us any more
+      std::fprintf(stderr, "dsclient: server closed the connection; stopping\n");
+      shutdown();
     }
   }
 
@@ -555,6 +560,7 @@ class ClientRuntime {
     co_await decision->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     decisions_.erase(*token);
     if (done_) co_return;
+    dog.arm();  // the wait for the server's answer does not count against the transfer
     if (!decision->authorized || !*decision->authorized) {
       co_await reply(s, 403, "the server did not authorize this transfer\n");
       co_return;
@@ -627,6 +633,9 @@ class ClientRuntime {
     if (!stdout_) {
       stdout_.emplace(io_);
       asio::error_code ec;
+      // Asio makes the descriptor non-blocking, and that flag is shared with whoever else writes
+      // to the same pipe or terminal: put it back when we are done (shutdown()).
+      stdout_flags_ = ::fcntl(STDOUT_FILENO, F_GETFL);
       stdout_->assign(::dup(STDOUT_FILENO), ec);
       if (ec) {
         fail("cannot write to standard output: " + ec.message());
@@ -688,6 +697,7 @@ class ClientRuntime {
 
   void shutdown() {
     done_ = true;
+    if (stdout_flags_ >= 0) ::fcntl(STDOUT_FILENO, F_SETFL, stdout_flags_);
     asio::error_code ig;
     if (acceptor_) acceptor_->close(ig);
     if (control_) control_->close(ig);
@@ -725,6 +735,7 @@ class ClientRuntime {
   std::deque<core::StartTransfer> deferred_;
   std::optional<asio::posix::stream_descriptor> stdout_;
   bool stdout_busy_ = false;
+  int stdout_flags_ = -1;
   std::uint64_t bytes_written_ = 0;
   std::uint64_t bytes_from_server_ = 0;
   std::unordered_map<core::RequestToken, std::shared_ptr<Decision>> decisions_;

@@ -7,7 +7,9 @@ mkdir -p "$WORK/root"
 head -c 10000000 /dev/urandom >"$WORK/root/file.bin"
 start_dstream "$WORK/root" --chunk-size 250000
 
-timeout 120 "$DSCLIENT" -q --seed --bind 127.0.0.2 -o "$WORK/seeder.bin" "pdtp://127.0.0.1:$PORT/file.bin" \
+# No `timeout` wrapper here: the signal must reach dsclient itself (the cleanup trap and ctest's
+# time limit bound the run).
+"$DSCLIENT" -q --seed --bind 127.0.0.2 -o "$WORK/seeder.bin" "pdtp://127.0.0.1:$PORT/file.bin" \
   2>"$WORK/seeder.log" &
 seeder=$!
 PIDS+=("$seeder")
