@@ -169,8 +169,11 @@ class Server {
   void send_transfer(TransferSlot t);
 
   Resolved resolve(std::string_view url, bool ask_catalog);
-  std::optional<ChunkSpan> span_or_error(ConnId id, FileSlot f, const std::string& url,
-                                         const std::optional<ByteRange>& range);
+  struct SetTarget {  // what a request/unrequest/provide/unprovide names
+    FileSlot file;
+    ChunkSpan span;
+  };
+  std::optional<SetTarget> target_or_error(ConnId id, const std::string& url, const std::optional<ByteRange>& range);
   std::optional<PeerSlot> peer_by_id(std::string_view id) const;
   const std::string& peer_name(PeerSlot p) const;
 

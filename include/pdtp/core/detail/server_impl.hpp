@@ -183,39 +183,32 @@ inline void Server::on_message(ConnId id, Conn&, AskInfo& m, TimePoint) {
 }
 
 inline void Server::on_message(ConnId id, Conn& c, Request& m, TimePoint) {
-  Resolved res = resolve(m.url, true);
-  if (!res.file) return send(id, ErrorMessage{std::move(res.reason), std::move(m.url), m.range});
-  auto span = span_or_error(id, *res.file, m.url, m.range);
-  if (!span) return;
-  PeerFile& pf = swarm_.peer_file(c.peer, *res.file);
+  auto target = target_or_error(id, m.url, m.range);
+  if (!target) return;
+  PeerFile& pf = swarm_.peer_file(c.peer, target->file);
   if (pf.url != m.url) pf.url = std::move(m.url);
-  if (swarm_.request(c.peer, *res.file, *span)) scheduler_.taker_changed(c.peer);
+  if (swarm_.request(c.peer, target->file, target->span)) scheduler_.taker_changed(c.peer);
 }
 
 inline void Server::on_message(ConnId id, Conn& c, Unrequest& m, TimePoint) {
-  Resolved res = resolve(m.url, true);
-  if (!res.file) return send(id, ErrorMessage{std::move(res.reason), std::move(m.url), m.range});
-  auto span = span_or_error(id, *res.file, m.url, m.range);
-  if (!span) return;
-  swarm_.unrequest(c.peer, *res.file, *span);
+  auto target = target_or_error(id, m.url, m.range);
+  if (!target) return;
+  swarm_.unrequest(c.peer, target->file, target->span);
 }
 
 inline void Server::on_message(ConnId id, Conn& c, Provide& m, TimePoint) {
-  Resolved res = resolve(m.url, true);
-  if (!res.file) return send(id, ErrorMessage{std::move(res.reason), std::move(m.url), m.range});
-  auto span = span_or_error(id, *res.file, m.url, m.range);
-  if (!span) return;
-  PeerFile& pf = swarm_.peer_file(c.peer, *res.file);
+  auto target = target_or_error(id, m.url, m.range);
+  if (!target) return;
+  PeerFile& pf = swarm_.peer_file(c.peer, target->file);
   if (pf.url.empty()) pf.url = std::move(m.url);
-  if (swarm_.provide(c.peer, *res.file, *span)) scheduler_.holder_gained(swarm_, c.peer, *res.file, *span);
+  if (swarm_.provide(c.peer, target->file, target->span))
+    scheduler_.holder_gained(swarm_, c.peer, target->file, target->span);
 }
 
 inline void Server::on_message(ConnId id, Conn& c, Unprovide& m, TimePoint) {
-  Resolved res = resolve(m.url, true);
-  if (!res.file) return send(id, ErrorMessage{std::move(res.reason), std::move(m.url), m.range});
-  auto span = span_or_error(id, *res.file, m.url, m.range);
-  if (!span) return;
-  swarm_.unprovide(c.peer, *res.file, *span);
+  auto target = target_or_error(id, m.url, m.range);
+  if (!target) return;
+  swarm_.unprovide(c.peer, target->file, target->span);
 }
 
 inline void Server::on_message(ConnId id, Conn& c, AskVerify& m, TimePoint) {
@@ -389,20 +382,26 @@ inline Server::Resolved Server::resolve(std::string_view url, bool ask_catalog) 
   return {f, {}};
 }
 
-// The chunks a message's range names (absent = the whole file); on a bad range replies `error`.
-inline std::optional<ChunkSpan> Server::span_or_error(ConnId id, FileSlot f, const std::string& url,
-                                                      const std::optional<ByteRange>& range) {
-  const SwarmFile& file = swarm_.file(f);
+// The file and chunks a set message names (absent range = the whole file); on an unknown file or a
+// bad range replies `error` and returns nullopt.
+inline std::optional<Server::SetTarget> Server::target_or_error(ConnId id, const std::string& url,
+                                                                const std::optional<ByteRange>& range) {
+  Resolved res = resolve(url, true);
+  if (!res.file) {
+    send(id, ErrorMessage{std::move(res.reason), url, range});
+    return std::nullopt;
+  }
+  const SwarmFile& file = swarm_.file(*res.file);
   if (!range) {
     if (file.chunks == 0) return std::nullopt;  // an empty file: nothing to request or provide
-    return ChunkSpan{0, file.chunks - 1};
+    return SetTarget{*res.file, ChunkSpan{0, file.chunks - 1}};
   }
   auto span = chunks_of(file.layout, *range);
   if (!span) {
     send(id, ErrorMessage{detail::describe(span.error()), url, range});
     return std::nullopt;
   }
-  return *span;
+  return SetTarget{*res.file, *span};
 }
 
 inline std::optional<PeerSlot> Server::peer_by_id(std::string_view id) const {
