@@ -10,6 +10,7 @@
 
 #include "cli.hpp"
 #include "config.hpp"
+#include "temp_dir.hpp"
 
 using pdtp::server::CliOutcome;
 using pdtp::server::parse_dstream_cli;
@@ -17,23 +18,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A scratch directory under the system temp dir, removed when the test ends.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("pdtp-cli-test-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path / "files");
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path write(const std::string& name, const std::string& text) const {
-    const fs::path p = path / name;
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
+// A scratch directory with a files/ folder to serve.
+struct TempDir : pdtp_test::TempDir {
+  TempDir() : pdtp_test::TempDir("pdtp-cli-test-") { fs::create_directories(path / "files"); }
 };
 
 struct Run {

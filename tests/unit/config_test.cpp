@@ -7,6 +7,7 @@
 #include <string>
 
 #include "config.hpp"
+#include "temp_dir.hpp"
 
 using pdtp::Errc;
 using pdtp::server::load_config_file;
@@ -16,24 +17,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A scratch directory under the system temp dir, removed when the test ends.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("pdtp-config-test-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path write(const std::string& name, const std::string& text) const {
-    const fs::path p = path / name;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
+struct TempDir : pdtp_test::TempDir {
+  TempDir() : pdtp_test::TempDir("pdtp-config-test-") {}
 };
 
 std::string error_of(std::string_view text, std::string_view source = "conf/x.yml") {
