@@ -10,6 +10,9 @@ using namespace pdtp;
 
 namespace {
 const std::string hash_a(64, 'a');
+// Static public keys in their text form (43 characters of base64url).
+constexpr const char* peer_key_a = "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo";
+constexpr const char* peer_key_b = "3p7bfXt9wbTTW2HC7OQ1Nz-DQ8hbeGdNrfx-FG-IK08";
 
 std::vector<Message> one_of_each() {
   return {
@@ -24,12 +27,15 @@ std::vector<Message> one_of_each() {
       Unprovide{"http://example.org/a.mkv", ByteRange{10, 20}},
       Unprovide{"http://example.org/a.mkv", std::nullopt},
       AskVerify{"10.0.0.2", "http://example.org/a.mkv", ByteRange{0, 4999}, "peer-2"},
+      AskVerify{"10.0.0.2", "http://example.org/a.mkv", ByteRange{0, 4999}, "peer-2", std::string(peer_key_b)},
       Completed{"10.0.0.2", "http://example.org/a.mkv", ByteRange{0, 4999}, "peer-2", hash_a},
       Completed{"10.0.0.2", "http://example.org/a.mkv", ByteRange{0, 4999}, "peer-2", std::nullopt},
       TellInfo{"http://example.org/a.mkv", 123456789012ULL, 250000, true, std::nullopt},
       TellInfo{"http://example.org/missing", 0, 0, false, std::string("no such file")},
       Transfer{"10.0.0.3", 60861, TransferMethod::get, "http://example.org/a.mkv", ByteRange{0, 4999}, "dstream"},
       Transfer{"::1", 1, TransferMethod::put, "http://example.org/a.mkv", ByteRange{5000, 5001}, "peer-3"},
+      Transfer{"10.0.0.3", 7000, TransferMethod::get, "http://example.org/a.mkv", ByteRange{0, 4999}, "peer-3",
+               std::string(peer_key_a)},
       TellVerify{"10.0.0.2", "http://example.org/a.mkv", ByteRange{0, 4999}, "peer-2", true},
       TellVerify{"10.0.0.2", "http://example.org/a.mkv", ByteRange{0, 4999}, "peer-2", false},
       HashVerify{"http://example.org/a.mkv", ByteRange{0, 4999}, true},
@@ -91,6 +97,49 @@ TEST_CASE("the encoding is the compact array form with the type first") {
   CHECK(encode_message(Request{"http://h/f", std::nullopt}) == R"(["request",{"url":"http://h/f"}])");
   CHECK(encode_message(Transfer{"1.2.3.4", 80, TransferMethod::put, "u", ByteRange{1, 2}, "p"}) ==
         R"(["transfer",{"host":"1.2.3.4","port":80,"method":"put","url":"u","range":{"min":1,"max":2},"peer_id":"p"}])");
+}
+
+TEST_CASE("peer_key is written after peer_id only when present, so plain v2 messages are unchanged") {
+  CHECK(encode_message(Transfer{"1.2.3.4", 80, TransferMethod::get, "u", ByteRange{1, 2}, "p", std::string("K")}) ==
+        R"(["transfer",{"host":"1.2.3.4","port":80,"method":"get","url":"u","range":{"min":1,"max":2},"peer_id":"p",)"
+        R"("peer_key":"K"}])");
+  CHECK(encode_message(AskVerify{"1.2.3.4", "u", ByteRange{1, 2}, "p", std::string("K")}) ==
+        R"(["ask_verify",{"peer":"1.2.3.4","url":"u","range":{"min":1,"max":2},"peer_id":"p","peer_key":"K"}])");
+  CHECK(encode_message(AskVerify{"1.2.3.4", "u", ByteRange{1, 2}, "p", std::nullopt}) ==
+        R"(["ask_verify",{"peer":"1.2.3.4","url":"u","range":{"min":1,"max":2},"peer_id":"p"}])");
+}
+
+TEST_CASE("transfer and ask_verify decode with and without peer_key; null means absent") {
+  const std::string transfer = R"(["transfer",{"host":"h","port":1,"method":"get","url":"u","range":{"min":0,"max":1},)"
+                               R"("peer_id":"i")";
+  const std::string ask = R"(["ask_verify",{"peer":"p","url":"u","range":{"min":0,"max":1},"peer_id":"i")";
+  CHECK(std::get<Transfer>(decode_ok(transfer + "}]")).peer_key == std::nullopt);
+  CHECK(std::get<Transfer>(decode_ok(transfer + R"(,"peer_key":null}])")).peer_key == std::nullopt);
+  CHECK(std::get<Transfer>(decode_ok(transfer + ",\"peer_key\":\"" + peer_key_a + "\"}]")).peer_key ==
+        std::optional<std::string>(peer_key_a));
+  CHECK(std::get<AskVerify>(decode_ok(ask + "}]")).peer_key == std::nullopt);
+  CHECK(std::get<AskVerify>(decode_ok(ask + ",\"peer_key\":\"" + peer_key_b + "\"}]")).peer_key ==
+        std::optional<std::string>(peer_key_b));
+  // Other messages ignore it like any unknown key.
+  CHECK(decode_ok(R"(["ask_info",{"url":"u","peer_key":5}])") == Message{AskInfo{"u"}});
+}
+
+TEST_CASE("a peer_key that is not a string, or longer than 128 bytes, is bad_field") {
+  const std::string transfer = R"(["transfer",{"host":"h","port":1,"method":"get","url":"u","range":{"min":0,"max":1},)"
+                               R"("peer_id":"i","peer_key":)";
+  const std::string ask = R"(["ask_verify",{"peer":"p","url":"u","range":{"min":0,"max":1},"peer_id":"i","peer_key":)";
+  for (const std::string& head : {transfer, ask}) {
+    for (const char* bad : {"5", "true", "[\"k\"]", "{\"k\":1}"}) {
+      const auto e = decode_error(head + bad + "}]");
+      CHECK(e.code == Errc::bad_field);
+      CHECK(e.message.find("peer_key") != std::string::npos);
+    }
+    const auto e = decode_error(head + "\"" + std::string(129, 'k') + "\"}]");
+    CHECK(e.code == Errc::bad_field);
+    CHECK(e.message.find("peer_key") != std::string::npos);
+    CHECK(e.message.find("129") != std::string::npos);
+    decode_ok(head + "\"" + std::string(128, 'k') + "\"}]");
+  }
 }
 
 TEST_CASE("a message written by hand with whitespace, a trailing CRLF and reordered keys decodes") {

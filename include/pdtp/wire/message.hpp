@@ -2,6 +2,7 @@
 // Decoding ignores unknown extra keys; encoding writes only the fields below.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,6 +13,9 @@
 #include "pdtp/wire/types.hpp"
 
 namespace pdtp {
+
+// A static public key is 43 characters of base64url; longer `peer_key` values are refused when decoding.
+inline constexpr std::size_t max_peer_key_bytes = 128;
 
 // client -> server
 struct Register {
@@ -48,6 +52,7 @@ struct AskVerify {
   std::string url;
   ByteRange range;
   std::string peer_id;  // client_id the connecting peer claimed
+  std::optional<std::string> peer_key;  // extension: the connecting peer's authenticated key (udp links only)
   friend bool operator==(const AskVerify&, const AskVerify&) = default;
 };
 struct Completed {
@@ -75,6 +80,7 @@ struct Transfer {
   std::string url;
   ByteRange range;
   std::string peer_id;  // id of the listening peer
+  std::optional<std::string> peer_key;  // extension: the listening side's static key (sent to udp peers only)
   friend bool operator==(const Transfer&, const Transfer&) = default;
 };
 struct TellVerify {

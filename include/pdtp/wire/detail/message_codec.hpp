@@ -72,6 +72,7 @@ inline Result<Message> decode_args(std::size_t index, Collector& c, std::string_
       m.url = r.string(F::url);
       m.range = r.range();
       m.peer_id = r.string(F::peer_id);
+      m.peer_key = r.optional_bounded_string(F::peer_key, max_peer_key_bytes);
       return finish(r, std::move(m));
     }
     case 7: {
@@ -102,6 +103,7 @@ inline Result<Message> decode_args(std::size_t index, Collector& c, std::string_
       m.url = r.string(F::url);
       m.range = r.range();
       m.peer_id = r.string(F::peer_id);
+      m.peer_key = r.optional_bounded_string(F::peer_key, max_peer_key_bytes);
       return finish(r, std::move(m));
     }
     case 10: {
@@ -166,6 +168,7 @@ inline void write_args(ObjectWriter& w, const AskVerify& m) {
   w.string("url", m.url);
   write_range(w, m.range);
   w.string("peer_id", m.peer_id);
+  if (m.peer_key) w.string("peer_key", *m.peer_key);
 }
 inline void write_args(ObjectWriter& w, const Completed& m) {
   w.string("peer", m.peer);
@@ -188,6 +191,7 @@ inline void write_args(ObjectWriter& w, const Transfer& m) {
   w.string("url", m.url);
   write_range(w, m.range);
   w.string("peer_id", m.peer_id);
+  if (m.peer_key) w.string("peer_key", *m.peer_key);
 }
 inline void write_args(ObjectWriter& w, const TellVerify& m) {
   w.string("peer", m.peer);

@@ -36,12 +36,13 @@ struct Value {
 // Argument names the codec knows; every other key is skipped.
 enum class Field : std::uint8_t {
   client_id, listen_port, url, range, peer, peer_id, hash, size, chunk_size, streaming, error, host, port,
-  method, authorized, hash_ok, message, reason, count
+  method, authorized, hash_ok, message, reason, peer_key, count
 };
 
 inline constexpr std::array<std::string_view, static_cast<std::size_t>(Field::count)> field_names = {
     "client_id", "listen_port", "url",   "range", "peer",       "peer_id", "hash",    "size",    "chunk_size",
-    "streaming", "error",       "host",  "port",  "method",     "authorized", "hash_ok", "message", "reason"};
+    "streaming", "error",       "host",  "port",  "method",     "authorized", "hash_ok", "message", "reason",
+    "peer_key"};
 
 inline int field_index(std::string_view key) noexcept {
   for (std::size_t i = 0; i < field_names.size(); ++i)
@@ -242,6 +243,18 @@ class ArgReader {
   std::optional<std::string> optional_string(Field f) {
     if (absent_or_null(f)) return std::nullopt;
     return string(f);
+  }
+
+  // An optional string of at most `limit` bytes (absent or null = not given).
+  std::optional<std::string> optional_bounded_string(Field f, std::size_t limit) {
+    if (absent_or_null(f)) return std::nullopt;
+    std::string s = string(f);
+    if (error) return std::nullopt;
+    if (s.size() > limit)
+      return fail(Errc::bad_field, "field \"" + name(f) + "\" must be at most " + std::to_string(limit) +
+                                       " bytes, got " + std::to_string(s.size())),
+             std::nullopt;
+    return s;
   }
 
   std::uint64_t uint64(Field f) {
