@@ -20,13 +20,14 @@ namespace {
 constexpr int exit_usage = 2;
 
 struct RawArgs {
-  std::string conf, host, port, root, chunk_size, vhost;
-  bool quiet = false, verbose = false, version = false;
+  std::string conf, host, port, root, chunk_size, vhost, transport, key_file;
+  bool quiet = false, verbose = false, version = false, require_encryption = false;
 };
 
 constexpr const char* help_footer =
     "Ports:\n"
-    "  PORT      control port (PDTP v2 over TCP); dsclient connects here. Default 6086.\n"
+    "  PORT      control port; dsclient connects here. Default 6086. With --transport both\n"
+    "            (the default) it is open twice: TCP (plain PDTP v2) and UDP (encrypted).\n"
     "  PORT + 1  HTTP port, default 6087. It serves:\n"
     "              /status/       a status page that refreshes itself (/status redirects here)\n"
     "              /status.json   the same data as JSON\n"
@@ -36,8 +37,15 @@ constexpr const char* help_footer =
     "\n"
     "Config file (YAML): one `key: value` per line; the original `:key: value` spelling works too.\n"
     "  Keys: vhost, host, port, quiet, file_root, chunk_size, streaming,\n"
-    "        peer_upload_slots, peer_download_slots, file_service_slots, transfer_timeout_ms\n"
-    "  A relative file_root is relative to the config file's directory. Flags override the file.\n"
+    "        peer_upload_slots, peer_download_slots, file_service_slots, transfer_timeout_ms,\n"
+    "        transport, require_encryption, key_file\n"
+    "  A relative file_root or key_file is relative to the config file's directory.\n"
+    "  Flags override the file.\n"
+    "\n"
+    "Server key (for UDP): a private key kept in the key file, created with mode 0600 on first\n"
+    "start (default $XDG_CONFIG_HOME/distribustream/dstream.key, else\n"
+    "~/.config/distribustream/dstream.key). Its public key is printed at start-up and shown on\n"
+    "the status page; clients pin it with dsclient --server-key KEY, or remember it on first use.\n"
     "\n"
     "Examples:\n"
     "  dstream --root ./demo\n"
@@ -97,6 +105,14 @@ CliOutcome parse_dstream_cli(int argc, const char* const* argv, std::ostream& ou
   app.add_option("--chunk-size", raw.chunk_size, "chunk size in bytes, 1024..16777216 (default 250000)")
       ->type_name("BYTES");
   app.add_option("--vhost", raw.vhost, "host name clients use in pdtp:// urls (default: any)")->type_name("NAME");
+  app.add_option("--transport", raw.transport,
+                 "tcp (plain PDTP v2), udp (encrypted) or both on the same port number (default both)")
+      ->type_name("tcp|udp|both");
+  app.add_flag("--require-encryption", raw.require_encryption,
+               "turn plain (TCP) peers away with an error; needs udp (config key require_encryption)");
+  app.add_option("--key-file", raw.key_file,
+                 "the server's private key, created 0600 if missing (default: see below)")
+      ->type_name("FILE");
   app.add_flag("-q,--quiet", raw.quiet, "log only errors (the default)");
   app.add_flag("-v,--verbose", raw.verbose, "log connections and transfers");
   app.add_flag("--version", raw.version, "print the version and exit");
@@ -138,7 +154,22 @@ CliOutcome parse_dstream_cli(int argc, const char* const* argv, std::ostream& ou
   if (ok && app.count("--vhost") != 0) {
     ok = apply_flag<std::string>("--vhost", raw.vhost, parse_vhost_value, [&](std::string v) { s.vhost = std::move(v); }, error);
   }
+  if (ok && app.count("--transport") != 0) {
+    ok = apply_flag<TransportMode>("--transport", raw.transport, parse_transport_value,
+                                   [&](TransportMode v) { s.transport = v; }, error);
+  }
+  if (ok && app.count("--key-file") != 0) {
+    ok = apply_flag<std::filesystem::path>("--key-file", raw.key_file, parse_file_value,
+                                           [&](std::filesystem::path v) { s.key_file = std::move(v); }, error);
+  }
   if (!ok) return usage_error(err, error);
+  if (raw.require_encryption) s.require_encryption = true;
+  if (s.require_encryption && !s.uses_udp()) {
+    const std::string file = s.config_file.string();
+    const std::string what = raw.require_encryption ? "--require-encryption" : file + ": key 'require_encryption'";
+    const std::string why = app.count("--transport") != 0 ? "--transport" : file + ": key 'transport'";
+    return usage_error(err, what + ": require_encryption needs udp, but transport is tcp (" + why + ")");
+  }
   if (raw.quiet && raw.verbose) return usage_error(err, "-q/--quiet and -v/--verbose contradict each other");
   if (raw.quiet) s.quiet = true;
   if (raw.verbose) s.quiet = false;

@@ -55,6 +55,9 @@ const std::vector<KeyHandler>& handlers() {
       {"peer_download_slots", "an integer 1..1000000", setter<unsigned>(parse_slots_value, [](ServerSettings& s, unsigned v) { s.peer_download_slots = v; })},
       {"file_service_slots", "an integer 1..1000000", setter<unsigned>(parse_slots_value, [](ServerSettings& s, unsigned v) { s.file_service_slots = v; })},
       {"transfer_timeout_ms", "an integer 1..86400000 (milliseconds)", setter<unsigned>(parse_timeout_ms_value, [](ServerSettings& s, unsigned v) { s.transfer_timeout_ms = v; })},
+      {"transport", "tcp, udp or both", setter<TransportMode>(parse_transport_value, [](ServerSettings& s, TransportMode v) { s.transport = v; })},
+      {"require_encryption", "true or false", setter<bool>(parse_bool_value, [](ServerSettings& s, bool v) { s.require_encryption = v; })},
+      {"key_file", "a file name", setter<std::filesystem::path>(parse_file_value, [](ServerSettings& s, std::filesystem::path v) { s.key_file = std::move(v); })},
   };
   return table;
 }
@@ -131,8 +134,12 @@ Result<ServerSettings> apply_document(const YAML::Node& doc, std::string_view so
     Status applied = handler->apply(value.Scalar(), s);
     if (!applied) return fail(source, key_label + ": " + applied.error().message);
   }
-  if (seen.count("file_root") != 0 && s.file_root.is_relative()) {
-    s.file_root = std::filesystem::path(std::string(source)).parent_path() / s.file_root;
+  const std::filesystem::path dir = std::filesystem::path(std::string(source)).parent_path();
+  if (seen.count("file_root") != 0 && s.file_root.is_relative()) s.file_root = dir / s.file_root;
+  if (seen.count("key_file") != 0 && s.key_file.is_relative()) s.key_file = dir / s.key_file;
+  if ((seen.count("require_encryption") != 0 || seen.count("transport") != 0) && s.require_encryption &&
+      !s.uses_udp()) {
+    return fail(source, "key 'require_encryption': require_encryption needs udp, but transport is tcp");
   }
   return s;
 }
@@ -194,9 +201,10 @@ Result<ServerSettings> load_config_file(const std::filesystem::path& path, Serve
   Result<ServerSettings> parsed = parse_config_yaml(text, name, std::move(base));
   if (!parsed) return parsed;
   ServerSettings s = std::move(*parsed);
-  if (!s.file_root.empty() && s.file_root.is_relative()) {
-    const std::filesystem::path absolute = std::filesystem::absolute(s.file_root, ec);
-    if (!ec) s.file_root = absolute;
+  for (std::filesystem::path* p : {&s.file_root, &s.key_file}) {
+    if (p->empty() || p->is_absolute()) continue;
+    const std::filesystem::path absolute = std::filesystem::absolute(*p, ec);
+    if (!ec) *p = absolute;
   }
   s.config_file = path;
   return s;

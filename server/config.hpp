@@ -14,12 +14,13 @@ namespace pdtp::server {
 inline constexpr std::size_t max_config_bytes = 1024 * 1024;  // a config is a few lines; refuse megabytes
 
 // Parses `text` over `base` (keys not in the text keep base's values). `source_name` is used in
-// error messages; a relative file_root is taken relative to source_name's directory.
-// Never throws; every error is Errc::bad_config (YAML syntax, unknown key, bad value).
+// error messages; a relative file_root or key_file is taken relative to source_name's directory.
+// Never throws; every error is Errc::bad_config (YAML syntax, unknown key, bad value, and
+// require_encryption with transport tcp when the text sets either).
 Result<ServerSettings> parse_config_yaml(std::string_view text, std::string_view source_name,
                                          ServerSettings base = {});
 
-// Reads and parses `path`; a relative file_root becomes absolute, relative to the file's directory.
+// Reads and parses `path`; a relative file_root or key_file becomes absolute, relative to the file's directory.
 // Sets config_file = path.
 Result<ServerSettings> load_config_file(const std::filesystem::path& path, ServerSettings base = {});
 

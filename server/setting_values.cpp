@@ -103,4 +103,35 @@ Result<std::string> parse_vhost_value(std::string_view text) {
   return parse_host_value(text);
 }
 
+Result<TransportMode> parse_transport_value(std::string_view text) {
+  const std::string t = lower(text);
+  if (t == "tcp") return TransportMode::tcp;
+  if (t == "udp") return TransportMode::udp;
+  if (t == "both") return TransportMode::both;
+  return bad_value("tcp, udp or both", text);
+}
+
+Result<std::filesystem::path> parse_file_value(std::string_view text) {
+  if (text.empty() || text.find('\0') != std::string_view::npos) return bad_value("a file name", text);
+  return std::filesystem::path(std::string(text));
+}
+
+std::string_view transport_name(TransportMode mode) noexcept {
+  switch (mode) {
+    case TransportMode::tcp: return "tcp";
+    case TransportMode::udp: return "udp";
+    case TransportMode::both: return "both";
+  }
+  return "both";
+}
+
+std::string_view transports_text(TransportMode mode) noexcept {
+  switch (mode) {
+    case TransportMode::tcp: return "tcp";
+    case TransportMode::udp: return "udp";
+    case TransportMode::both: return "tcp+udp";
+  }
+  return "tcp+udp";
+}
+
 }  // namespace pdtp::server

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
 #include "pdtp/result.hpp"
+#include "settings.hpp"
 
 namespace pdtp::server {
 
@@ -32,6 +34,15 @@ Result<bool> parse_bool_value(std::string_view text);
 Result<std::string> parse_host_value(std::string_view text);
 // Like a host, but empty is allowed (= no vhost).
 Result<std::string> parse_vhost_value(std::string_view text);
+// tcp, udp or both (any case).
+Result<TransportMode> parse_transport_value(std::string_view text);
+// A file name: not empty, no NUL byte. Relative names are left for the caller to resolve.
+Result<std::filesystem::path> parse_file_value(std::string_view text);
+
+// "tcp", "udp" or "both": the spelling parse_transport_value accepts.
+std::string_view transport_name(TransportMode mode) noexcept;
+// What listens, for people: "tcp", "udp" or "tcp+udp".
+std::string_view transports_text(TransportMode mode) noexcept;
 
 // `text` in single quotes for an error message: control bytes escaped, long values cut, so
 // the message stays on one line and short.

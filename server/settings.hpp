@@ -7,6 +7,9 @@
 
 namespace pdtp::server {
 
+// Which listeners dstream opens on its control port number: plain TCP (PDTP v2), encrypted UDP, or both.
+enum class TransportMode { tcp, udp, both };
+
 struct ServerSettings {
   std::string vhost;                 // host name put into file urls; empty = the address the client used
   std::string host = "0.0.0.0";      // bind address of the control port and the HTTP port
@@ -23,6 +26,13 @@ struct ServerSettings {
   unsigned file_service_slots = 64;  // concurrent transfers from the server's own file service
   unsigned transfer_timeout_ms = 30000;  // a transfer not completed by then is dropped and rescheduled
   std::filesystem::path config_file;     // where these settings came from; empty if from no file
+  TransportMode transport = TransportMode::both;  // both listen on the same port number
+  bool require_encryption = false;       // true = turn plain (TCP) peers away; needs udp
+  // The server's long-term private key; empty = default_key_file() (created on first start).
+  std::filesystem::path key_file;
+
+  bool uses_udp() const noexcept { return transport != TransportMode::tcp; }
+  bool uses_tcp() const noexcept { return transport != TransportMode::udp; }
 
   // Validation keeps port <= 65534, so this never wraps.
   std::uint16_t http_port() const noexcept { return static_cast<std::uint16_t>(port + 1); }

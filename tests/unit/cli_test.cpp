@@ -190,3 +190,69 @@ TEST_CASE("dstream --quiet and --verbose together contradict each other") {
   CHECK(failure_line(run({"--root", (dir.path / "files").string(), "-q", "-v"})).find("contradict") !=
         std::string::npos);
 }
+
+TEST_CASE("dstream listens on both transports without encryption required by default") {
+  TempDir dir;
+  auto r = run({"--root", (dir.path / "files").string()});
+  REQUIRE(r.outcome.settings);
+  CHECK(r.outcome.settings->transport == pdtp::server::TransportMode::both);
+  CHECK_FALSE(r.outcome.settings->require_encryption);
+  CHECK(r.outcome.settings->key_file.empty());
+}
+
+TEST_CASE("--transport, --require-encryption and --key-file set the settings") {
+  TempDir dir;
+  auto r = run({"--root", (dir.path / "files").string(), "--transport", "udp", "--require-encryption", "--key-file",
+                "keys/d.key"});
+  REQUIRE(r.outcome.settings);
+  CHECK(r.outcome.settings->transport == pdtp::server::TransportMode::udp);
+  CHECK(r.outcome.settings->require_encryption);
+  CHECK(r.outcome.settings->key_file == fs::path("keys/d.key"));
+  auto tcp = run({"--root", (dir.path / "files").string(), "--transport", "tcp"});
+  REQUIRE(tcp.outcome.settings);
+  CHECK(tcp.outcome.settings->transport == pdtp::server::TransportMode::tcp);
+}
+
+TEST_CASE("--transport and --key-file override the config file") {
+  TempDir dir;
+  const fs::path conf = dir.write("a.yml", "file_root: files\ntransport: tcp\nkey_file: conf.key\n");
+  auto r = run({"--conf", conf.string(), "--transport", "both", "--key-file", "/elsewhere.key"});
+  REQUIRE(r.outcome.settings);
+  CHECK(r.outcome.settings->transport == pdtp::server::TransportMode::both);
+  CHECK(r.outcome.settings->key_file == fs::path("/elsewhere.key"));
+  auto from_file = run({"--conf", conf.string()});
+  REQUIRE(from_file.outcome.settings);
+  CHECK(from_file.outcome.settings->transport == pdtp::server::TransportMode::tcp);
+  CHECK(from_file.outcome.settings->key_file == dir.path / "conf.key");
+}
+
+TEST_CASE("bad --transport and --key-file values are errors naming the flag") {
+  TempDir dir;
+  const std::string root = (dir.path / "files").string();
+  CHECK(failure_line(run({"--root", root, "--transport", "sctp"})) ==
+        "dstream: error: --transport: expected tcp, udp or both, got 'sctp'\n");
+  CHECK(failure_line(run({"--root", root, "--key-file", ""})) ==
+        "dstream: error: --key-file: expected a file name, got ''\n");
+}
+
+TEST_CASE("--require-encryption with transport tcp is an error that names both sources") {
+  TempDir dir;
+  const std::string root = (dir.path / "files").string();
+  CHECK(failure_line(run({"--root", root, "--transport", "tcp", "--require-encryption"})) ==
+        "dstream: error: --require-encryption: require_encryption needs udp, but transport is tcp (--transport)\n");
+  const fs::path conf = dir.write("a.yml", "file_root: files\nrequire_encryption: true\n");
+  const std::string line = failure_line(run({"--conf", conf.string(), "--transport", "tcp"}));
+  CHECK(line.find(conf.string() + ": key 'require_encryption': require_encryption needs udp") != std::string::npos);
+  const fs::path tcp_conf = dir.write("b.yml", "file_root: files\ntransport: tcp\n");
+  const std::string tcp_line = failure_line(run({"--conf", tcp_conf.string(), "--require-encryption"}));
+  CHECK(tcp_line.find("(" + tcp_conf.string() + ": key 'transport')") != std::string::npos);
+  CHECK(run({"--conf", tcp_conf.string(), "--transport", "udp", "--require-encryption"}).outcome.settings);
+}
+
+TEST_CASE("dstream --help explains the transport, encryption and key options") {
+  auto r = run({"--help"});
+  for (const char* text : {"--transport", "--require-encryption", "--key-file", "0600", "--server-key", "UDP"}) {
+    INFO(text);
+    CHECK(r.out.find(text) != std::string::npos);
+  }
+}

@@ -29,6 +29,13 @@ std::string error_of(std::string_view text, std::string_view source = "conf/x.ym
   return r.error().message;
 }
 
+std::string error_of_base(std::string_view text, ServerSettings base) {
+  auto r = parse_config_yaml(text, "conf/x.yml", std::move(base));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Errc::bad_config);
+  return r.error().message;
+}
+
 }  // namespace
 
 TEST_CASE("plain keys set every setting") {
@@ -221,4 +228,56 @@ TEST_CASE("the shipped conf files parse") {
   auto big = load_config_file(conf_dir / "bigchunk.yml");
   REQUIRE(big.ok());
   CHECK(big->chunk_size == 250000);
+}
+
+TEST_CASE("transport, require_encryption and key_file default to both, off and empty") {
+  auto r = parse_config_yaml("port: 7000\n", "conf/x.yml");
+  REQUIRE(r.ok());
+  CHECK(r->transport == pdtp::server::TransportMode::both);
+  CHECK_FALSE(r->require_encryption);
+  CHECK(r->key_file.empty());
+}
+
+TEST_CASE("transport, require_encryption and key_file are read in both spellings") {
+  auto plain = parse_config_yaml("transport: udp\nrequire_encryption: true\nkey_file: /etc/dstream.key\n", "x.yml");
+  REQUIRE(plain.ok());
+  CHECK(plain->transport == pdtp::server::TransportMode::udp);
+  CHECK(plain->require_encryption);
+  CHECK(plain->key_file == fs::path("/etc/dstream.key"));
+  auto ruby = parse_config_yaml(":transport: TCP\n:require_encryption: no\n:key_file: /k\n", "x.yml");
+  REQUIRE(ruby.ok());
+  CHECK(ruby->transport == pdtp::server::TransportMode::tcp);
+  CHECK_FALSE(ruby->require_encryption);
+  CHECK(ruby->key_file == fs::path("/k"));
+  CHECK(parse_config_yaml("transport: both", "x")->transport == pdtp::server::TransportMode::both);
+}
+
+TEST_CASE("a bad transport, require_encryption or key_file names the file, the key and the value") {
+  CHECK(error_of("transport: quic") == "conf/x.yml: key 'transport': expected tcp, udp or both, got 'quic'");
+  CHECK(error_of(":transport: ''") == "conf/x.yml: key ':transport': expected tcp, udp or both, got ''");
+  CHECK(error_of("require_encryption: always") ==
+        "conf/x.yml: key 'require_encryption': expected true or false, got 'always'");
+  CHECK(error_of("key_file: ''") == "conf/x.yml: key 'key_file': expected a file name, got ''");
+  CHECK(error_of("key_file: [a]") == "conf/x.yml: key 'key_file': expected a file name, got a list");
+}
+
+TEST_CASE("require_encryption with transport tcp is a config error") {
+  CHECK(error_of("transport: tcp\nrequire_encryption: true\n") ==
+        "conf/x.yml: key 'require_encryption': require_encryption needs udp, but transport is tcp");
+  ServerSettings base;
+  base.require_encryption = true;
+  CHECK(error_of_base("transport: tcp\n", base).find("require_encryption needs udp") != std::string::npos);
+  CHECK(parse_config_yaml("transport: udp\nrequire_encryption: true\n", "x").ok());
+  CHECK(parse_config_yaml("require_encryption: true\n", "x").ok());  // the default transport is both
+}
+
+TEST_CASE("a relative key_file is resolved against the config file's directory") {
+  CHECK(parse_config_yaml("key_file: keys/d.key", "conf/example.yml")->key_file == fs::path("conf/keys/d.key"));
+  CHECK(parse_config_yaml("key_file: /abs/d.key", "conf/example.yml")->key_file == fs::path("/abs/d.key"));
+  TempDir dir;
+  const fs::path conf = dir.write("conf/a.yml", "key_file: ../keys/d.key\n");
+  auto r = load_config_file(conf);
+  REQUIRE(r.ok());
+  CHECK(r->key_file == conf.parent_path() / "../keys/d.key");
+  CHECK(r->key_file.is_absolute());
 }
