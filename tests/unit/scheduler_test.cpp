@@ -19,6 +19,9 @@ struct World {
     return swarm.add_file(FileInfo{"/f" + std::to_string(swarm.file_count()), chunks * 100, 100, streaming});
   }
   PeerSlot peer(std::uint16_t port = 7000) { return swarm.add_peer(port); }
+  PeerSlot udp_peer(bool reaches_file_service = true, std::uint16_t port = 7000) {
+    return swarm.add_peer(port, LinkTransport::udp, reaches_file_service);
+  }
   void request(PeerSlot p, FileSlot f, ChunkSpan s) {
     if (swarm.request(p, f, s)) sched.taker_changed(p);
   }
@@ -316,6 +319,94 @@ TEST_CASE("scheduler: a removed giver's takers are rescheduled elsewhere") {
   CHECK(ts[0].giver == file_service);
   CHECK(ts[0].chunk == 2);
   CHECK(w.swarm.file(f).uploaders == 0);
+}
+
+TEST_CASE("scheduler: peers give only to peers of their own transport") {
+  SwarmLimits l;
+  l.file_service_slots = 0;
+  World w(l);
+  auto f = w.file(8);
+  auto tcp_seed = w.peer();
+  auto udp_seed = w.udp_peer();
+  w.provide(tcp_seed, f, {0, 3});
+  w.provide(udp_seed, f, {4, 7});
+  auto tcp_taker = w.peer();
+  auto udp_taker = w.udp_peer();
+  w.request_all(tcp_taker, f);
+  w.request_all(udp_taker, f);
+  auto ts = w.run();
+  REQUIRE(ts.size() == 8);
+  for (const auto& t : ts) {
+    INFO("taker " << t.taker << " giver " << t.giver << " chunk " << t.chunk);
+    if (t.taker == tcp_taker) CHECK((t.giver == tcp_seed && t.chunk <= 3));
+    if (t.taker == udp_taker) CHECK((t.giver == udp_seed && t.chunk >= 4));
+  }
+  CHECK(w.sched.waiting(tcp_taker));  // chunks 4..7 only a udp peer holds
+  CHECK(w.sched.waiting(udp_taker));
+}
+
+TEST_CASE("scheduler: with many ready givers a taker still finds the one of its transport") {
+  World w;
+  auto f = w.file(4);
+  for (int i = 0; i < 100; ++i) w.provide(w.peer(), f, {0, 3});  // more than giver_scan tcp givers
+  auto udp_seed = w.udp_peer();
+  w.provide(udp_seed, f, {2, 2});
+  auto a = w.udp_peer();
+  w.request(a, f, {0, 3});
+  auto ts = w.run();
+  REQUIRE(ts.size() == 4);
+  for (const auto& t : ts) CHECK((t.giver == file_service || t.giver == udp_seed));
+  CHECK(count_from(ts, udp_seed) == 1);
+}
+
+TEST_CASE("scheduler: a taker the file service cannot reach waits and is woken only by a giver of its transport") {
+  World w;
+  auto f = w.file(4);
+  auto a = w.udp_peer(false);
+  w.request_all(a, f);
+  CHECK(w.run().empty());
+  CHECK(w.sched.waiting(a));
+  auto tcp_seed = w.peer();
+  w.provide(tcp_seed, f, {0, 3});
+  CHECK(w.run().empty());
+  auto udp_seed = w.udp_peer(false);
+  w.provide(udp_seed, f, {1, 1});
+  auto ts = w.run();
+  REQUIRE(ts.size() == 1);
+  CHECK(ts[0].giver == udp_seed);
+  CHECK(ts[0].chunk == 1);
+  CHECK(w.swarm.file_service_uploads() == 0);
+  // A tcp taker is still served by the file service and the tcp seed meanwhile.
+  auto b = w.peer();
+  w.request_all(b, f);
+  auto tb = w.run();
+  REQUIRE(tb.size() == 4);
+  for (const auto& t : tb) CHECK((t.giver == tcp_seed || t.giver == file_service));
+}
+
+TEST_CASE("scheduler: a freed upload slot wakes a waiting taker of the giver's transport only") {
+  SwarmLimits l;
+  l.file_service_slots = 0;
+  l.peer_upload_slots = 1;
+  World w(l);
+  auto f = w.file(4);
+  auto g = w.udp_peer();
+  w.provide(g, f, {0, 3});
+  auto first = w.udp_peer();
+  w.request(first, f, {0, 0});
+  auto busy = w.run();
+  REQUIRE(busy.size() == 1);
+  auto tcp_taker = w.peer();
+  auto udp_taker = w.udp_peer();
+  w.request(tcp_taker, f, {1, 1});
+  w.request(udp_taker, f, {2, 2});
+  CHECK(w.run().empty());
+  w.finish(busy[0], true);
+  auto ts = w.run();
+  REQUIRE(ts.size() == 1);
+  CHECK(ts[0].taker == udp_taker);
+  CHECK(ts[0].giver == g);
+  CHECK(w.sched.waiting(tcp_taker));
 }
 
 TEST_CASE("swarm: transfer deadlines come out earliest first") {

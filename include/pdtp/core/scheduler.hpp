@@ -9,6 +9,8 @@
 // sends the rarest chunk among those scanned, ties broken by a seeded generator, so takers that
 // start together receive different chunks and can trade. For a streaming file the lowest wanted
 // chunk comes from the file service when no peer can give it, so playback never stalls on peers.
+// Pairing: a peer gives only to peers of its own transport (Swarm::may_give_to), and the file
+// service only to peers that can reach it over theirs; a taker it cannot reach waits for peers.
 #pragma once
 
 #include <algorithm>
@@ -65,7 +67,7 @@ class Scheduler {
   // `giver` now holds the chunks of `span` of file `f`: wake waiting takers that want one of them.
   void holder_gained(const Swarm& swarm, PeerSlot giver, FileSlot f, ChunkSpan span) {
     if (!swarm.can_give(giver)) return;
-    wake_waiters(swarm, f, swarm.free_upload_slots(giver), [&](const PeerFile& w) {
+    wake_waiters(swarm, giver, f, swarm.free_upload_slots(giver), [&](const PeerFile& w) {
       const ChunkIndex from = std::max(span.first, w.low);
       const ChunkIndex until = std::min(span.last, from + bounds_.wake_window);
       return w.requested.next_not_in(from, w.in_flight, nullptr, until).has_value();
@@ -78,7 +80,7 @@ class Scheduler {
     if (giver == file_service || !swarm.can_give(giver)) return;
     for (const PeerFile& held : swarm.peer(giver).files) {
       if (held.held.empty()) continue;
-      wake_waiters(swarm, held.file, swarm.free_upload_slots(giver), [&](const PeerFile& w) {
+      wake_waiters(swarm, giver, held.file, swarm.free_upload_slots(giver), [&](const PeerFile& w) {
         const ChunkIndex until = w.low + bounds_.wake_window;
         return w.requested.next_not_in(w.low, w.in_flight, &held.held, until).has_value();
       });
@@ -174,8 +176,10 @@ class Scheduler {
     if (s.waiting) return;
     s.waiting = true;
     ++s.episode;
-    fs_waiters_.push_back({t, s.episode});
-    compact_if_large(fs_waiters_, fs_compact_at_);
+    if (swarm.may_give_to(file_service, t)) {  // others wait for peers only
+      fs_waiters_.push_back({t, s.episode});
+      compact_if_large(fs_waiters_, fs_compact_at_);
+    }
     for (const PeerFile& pf : swarm.peer(t).files) {
       if (pf.requested.empty()) continue;
       if (pf.file >= file_waiters_.size()) file_waiters_.resize(static_cast<std::size_t>(pf.file) + 1);
@@ -193,9 +197,10 @@ class Scheduler {
     compact_at = std::max<std::size_t>(64, 2 * list.size());
   }
 
-  // Queues up to `budget` live waiters of file `f` for which `wants(peer_file)` holds.
+  // Queues up to `budget` live waiters of file `f` that `giver` may give to and for which
+  // `wants(peer_file)` holds.
   template <class Wants>
-  void wake_waiters(const Swarm& swarm, FileSlot f, unsigned budget, Wants wants) {
+  void wake_waiters(const Swarm& swarm, PeerSlot giver, FileSlot f, unsigned budget, Wants wants) {
     if (f >= file_waiters_.size() || budget == 0) return;
     FileWaiters& fw = file_waiters_[f];
     std::size_t inspected = 0;
@@ -210,7 +215,7 @@ class Scheduler {
       }
       ++fw.cursor;
       const PeerFile* pf = swarm.find_peer_file(w.peer, f);
-      if (!pf || !wants(*pf) || peers_[w.peer].queued) continue;
+      if (!pf || peers_[w.peer].queued || !swarm.may_give_to(giver, w.peer) || !wants(*pf)) continue;
       taker_changed(w.peer);
       --budget;
     }
@@ -257,7 +262,7 @@ class Scheduler {
     const auto first = pf->requested.next_not_in(pf->low, pf->in_flight);
     if (!first) return out;
     out.saw_wanted = true;
-    const bool fs_free = swarm.free_upload_slots(file_service) > 0;
+    const bool fs_free = swarm.free_upload_slots(file_service) > 0 && swarm.may_give_to(file_service, t);
 
     // 1. A peer that can give now, for the wanted chunk nearest the playback point.
     std::optional<Pick> peer;
@@ -303,7 +308,7 @@ class Scheduler {
     unsigned best_uploads = 0;
     const ChunkIndex window_end = pf.low + bounds_.peer_window;
     for (PeerSlot g : swarm.file(pf.file).ready_givers) {
-      if (g == t || !swarm.can_give(g)) continue;
+      if (g == t || !swarm.can_give(g) || !swarm.may_give_to(g, t)) continue;
       const PeerFile* gf = swarm.find_peer_file(g, pf.file);
       if (!gf) continue;
       const unsigned uploads = swarm.peer(g).uploads;
@@ -355,7 +360,8 @@ class Scheduler {
     unsigned best_uploads = 0;
     for (std::size_t k = 0; k < checks; ++k) {
       const PeerSlot g = h[(start + k) % n];
-      if (g == t || !swarm.can_give(g) || swarm.recently_failed(t, g, f, c, now)) continue;
+      if (g == t || !swarm.can_give(g) || !swarm.may_give_to(g, t) || swarm.recently_failed(t, g, f, c, now))
+        continue;
       const unsigned uploads = swarm.peer(g).uploads;
       if (!best || uploads < best_uploads) {
         best = g;

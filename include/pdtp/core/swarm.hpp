@@ -17,6 +17,7 @@
 
 #include "pdtp/core/catalog.hpp"
 #include "pdtp/core/chunk_set.hpp"
+#include "pdtp/core/link.hpp"
 #include "pdtp/core/time.hpp"
 #include "pdtp/wire/range.hpp"
 #include "pdtp/wire/types.hpp"
@@ -64,6 +65,8 @@ struct SwarmPeer {
   bool active = false;
   std::uint32_t generation = 0;  // bumped when the slot is reused, so stale references can be told apart
   std::uint16_t listen_port = 0;
+  LinkTransport transport = LinkTransport::tcp;  // peers exchange chunks only with peers of the same transport
+  bool reaches_file_service = true;              // the file service may give to it
   unsigned uploads = 0;
   unsigned downloads = 0;
   unsigned bad_hashes = 0;
@@ -101,7 +104,8 @@ class Swarm {
   const SwarmLimits& limits() const noexcept { return limits_; }
 
   // ---- peers ----
-  PeerSlot add_peer(std::uint16_t listen_port) {
+  PeerSlot add_peer(std::uint16_t listen_port, LinkTransport transport = LinkTransport::tcp,
+                    bool reaches_file_service = true) {
     PeerSlot p;
     if (!free_peers_.empty()) {
       p = free_peers_.back();
@@ -113,6 +117,8 @@ class Swarm {
     SwarmPeer& peer = peers_[p];
     peer.active = true;
     peer.listen_port = listen_port;
+    peer.transport = transport;
+    peer.reaches_file_service = reaches_file_service;
     ++active_peers_;
     return p;
   }
@@ -161,6 +167,13 @@ class Swarm {
     if (p == file_service) return free_upload_slots(p) > 0;
     const SwarmPeer& g = peers_[p];
     return g.active && g.listen_port != 0 && trusted(p) && free_upload_slots(p) > 0;
+  }
+
+  // May `giver` (a peer or file_service) give to `taker` at all? A connection between two peers
+  // needs a transport both speak; the file service needs a port on the taker's transport.
+  bool may_give_to(PeerSlot giver, PeerSlot taker) const noexcept {
+    if (giver == file_service) return peers_[taker].reaches_file_service;
+    return peers_[giver].transport == peers_[taker].transport;
   }
 
   // ---- files ----
