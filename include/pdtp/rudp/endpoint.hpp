@@ -50,6 +50,7 @@ class Endpoint {
   struct Transmit {
     Address to;
     std::vector<std::uint8_t> bytes;
+    ConnectionId connection{};  // the connection that produced it (no_connection for handshake answers)
   };
   struct NewConnection {  // a peer connected to us (test handshake)
     ConnectionId connection{};
@@ -192,7 +193,7 @@ class Endpoint {
       if (it == connections_.end()) it = connections_.begin();
       if (auto d = it->second.connection.poll_transmit(now)) {
         cursor_ = it->first + 1;
-        return Transmit{it->second.peer, std::move(d->bytes)};
+        return Transmit{it->second.peer, std::move(d->bytes), ConnectionId{it->first}};
       }
     }
     return std::nullopt;
