@@ -229,6 +229,28 @@ TEST_CASE("a transfer get for a missing chunk starts a transfer with the server'
   CHECK(starts[0].peer_id == "bob");
 }
 
+TEST_CASE("a transfer's peer_key is passed on in StartTransfer, and is empty when absent") {
+  Harness h(config());
+  h.ready();
+  const std::string key = "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo";
+  Transfer t = get_from(3, "bob");
+  t.peer_key = key;
+  h.server(t);
+  auto starts = Harness::of<StartTransfer>(h.take());
+  REQUIRE(starts.size() == 1);
+  CHECK(starts[0].peer_key == key);
+  CHECK(starts[0].peer_id == "bob");
+  h.server(get_from(4, "bob"));
+  auto plain = Harness::of<StartTransfer>(h.take());
+  REQUIRE(plain.size() == 1);
+  CHECK(plain[0].peer_key.empty());
+  // The completed report stays plain v2 either way.
+  h.client.on_transfer_received(starts[0].id, hash_a, h.now);
+  auto done = sent_of<Completed>(h.take());
+  REQUIRE(done.size() == 1);
+  CHECK(done[0] == Completed{"10.0.0.2", url, chunk(3), "bob", hash_a});
+}
+
 TEST_CASE("a received transfer sends completed with the hash") {
   Harness h(config());
   h.ready();
@@ -691,6 +713,30 @@ TEST_CASE("an incoming GET for a held chunk asks the server and is authorized on
   REQUIRE(decisions.size() == 1);
   CHECK(decisions[0].token == *token);
   CHECK(decisions[0].authorized);
+}
+
+TEST_CASE("an incoming request over udp forwards the connecting peer's key in ask_verify") {
+  Harness h(config());
+  h.ready();
+  h.deliver(3);
+  h.take();
+  const std::string key = "3p7bfXt9wbTTW2HC7OQ1Nz-DQ8hbeGdNrfx-FG-IK08";
+  auto token =
+      h.client.on_incoming_request(TransferMethod::get, "10.0.0.9", "dave", "/media/a.bin", chunk(3), h.now, key);
+  REQUIRE(token.ok());
+  auto asks = sent_of<AskVerify>(h.take());
+  REQUIRE(asks.size() == 1);
+  CHECK(asks[0] == AskVerify{"10.0.0.9", url, chunk(3), "dave", key});
+  h.server(TellVerify{"10.0.0.9", url, chunk(3), "dave", false});
+  auto decisions = Harness::of<IncomingDecision>(h.take());
+  REQUIRE(decisions.size() == 1);
+  CHECK(decisions[0].token == *token);
+  CHECK_FALSE(decisions[0].authorized);
+  // Without a key (tcp) the ask_verify carries none.
+  REQUIRE(h.client.on_incoming_request(TransferMethod::get, "10.0.0.9", "dave", url, chunk(3), h.now, "").ok());
+  auto plain = sent_of<AskVerify>(h.take());
+  REQUIRE(plain.size() == 1);
+  CHECK_FALSE(plain[0].peer_key);
 }
 
 TEST_CASE("tell_verify answers the oldest matching request and a refusal is passed on") {

@@ -63,8 +63,8 @@ inline std::string frame_of_body(std::string_view body) {
 struct Harness {
   explicit Harness(core::ServerConfig config = {}) : server(config, catalog) {}
 
-  void connect(core::ConnId c, std::string ip) {
-    server.on_connect(c, std::move(ip), local_ip, now);
+  void connect(core::ConnId c, std::string ip, core::PeerLink link = {}) {
+    server.on_connect(c, std::move(ip), local_ip, now, std::move(link));
     pump();
   }
   void raw(core::ConnId c, std::string_view bytes) {
@@ -83,6 +83,11 @@ struct Harness {
   // Connect and register a peer; conn N gets ip 10.0.0.N.
   void join(core::ConnId c, const std::string& id, std::uint16_t listen_port = 7000) {
     connect(c, ip_of(c));
+    send(c, Register{id, listen_port});
+  }
+  // The same over udp, where the handshake authenticated `key`.
+  void join_udp(core::ConnId c, const std::string& id, const std::string& key, std::uint16_t listen_port = 7000) {
+    connect(c, ip_of(c), core::PeerLink{core::LinkTransport::udp, key});
     send(c, Register{id, listen_port});
   }
   static std::string ip_of(core::ConnId c) { return "10.0.0." + std::to_string(c); }

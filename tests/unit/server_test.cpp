@@ -802,3 +802,214 @@ TEST_CASE("urls that differ in host or spelling name the same file; transfers ec
   REQUIRE(s.files.size() == 1);
   CHECK(s.files[0].uploaders == 2);
 }
+
+// ---- transports and keys ----
+
+namespace {
+
+// Static keys as the udp layer writes them (base64url, 43 characters).
+const std::string kKeyU1 = "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo";
+const std::string kKeyU2 = "3p7bfXt9wbTTW2HC7OQ1Nz-DQ8hbeGdNrfx-FG-IK08";
+const std::string kServerKey = "ZXhhbXBsZS1zZXJ2ZXIta2V5LTMyLWJ5dGVzLWxvbmc";
+
+core::ServerConfig mixed_config() {
+  core::ServerConfig cfg;
+  cfg.file_service_port = 6087;
+  cfg.udp_file_service_port = 6088;
+  cfg.server_public_key = kServerKey;
+  return cfg;
+}
+
+// A mixed swarm: udp seed u1 (conn 1) and tcp seed t3 (conn 3) hold all of /a.bin.
+void mixed_seeds(Harness& h) {
+  add_files(h);
+  h.join_udp(1, "u1", kKeyU1, 7001);
+  h.send(1, Provide{kUrl, std::nullopt});
+  h.join(3, "t3", 7003);
+  h.send(3, Provide{kUrl, std::nullopt});
+}
+
+}  // namespace
+
+TEST_CASE("a udp taker is paired with udp givers only, a tcp taker with tcp givers only") {
+  Harness h(mixed_config());
+  mixed_seeds(h);
+  h.join_udp(2, "u2", kKeyU2, 7002);
+  h.send(2, Request{kUrl, std::nullopt});
+  h.join(4, "t4", 7004);
+  h.send(4, Request{kUrl, std::nullopt});
+
+  auto udp_ts = h.take<Transfer>(2);
+  REQUIRE(udp_ts.size() == 8);
+  int from_u1 = 0;
+  for (const auto& t : udp_ts) {
+    INFO(t.peer_id);
+    CHECK((t.peer_id == "u1" || t.peer_id == server_peer_id));
+    if (t.peer_id == "u1") ++from_u1;
+  }
+  CHECK(from_u1 == 4);  // all of u1's upload slots; the rest from the file service
+
+  auto tcp_ts = h.take<Transfer>(4);
+  REQUIRE(tcp_ts.size() == 8);
+  int from_t3 = 0;
+  for (const auto& t : tcp_ts) {
+    INFO(t.peer_id);
+    CHECK((t.peer_id == "t3" || t.peer_id == server_peer_id));
+    if (t.peer_id == "t3") ++from_t3;
+  }
+  CHECK(from_t3 == 4);
+  for (const auto& tr : h.snap().transfers) {
+    const bool udp_taker = tr.taker == "u2";
+    CHECK((tr.giver == server_peer_id || (tr.giver == "u1") == udp_taker));
+  }
+}
+
+TEST_CASE("each transport gets file-service transfers on its own port") {
+  Harness h(mixed_config());
+  add_files(h);
+  h.join_udp(1, "u1", kKeyU1);
+  h.join(2, "t2");
+  h.send(1, Request{kUrl, chunk_range(0)});
+  h.send(2, Request{kUrl, chunk_range(0)});
+  auto u = h.one<Transfer>(1);
+  CHECK(u.peer_id == server_peer_id);
+  CHECK(u.host == h.local_ip);
+  CHECK(u.port == 6088);
+  auto t = h.one<Transfer>(2);
+  CHECK(t.peer_id == server_peer_id);
+  CHECK(t.host == h.local_ip);
+  CHECK(t.port == 6087);
+}
+
+TEST_CASE("a transfer to a udp taker carries the listening side's key; one to a tcp taker carries none") {
+  Harness h(mixed_config());
+  mixed_seeds(h);
+  h.join_udp(2, "u2", kKeyU2);
+  h.send(2, Request{kUrl, std::nullopt});
+  h.join(4, "t4");
+  h.send(4, Request{kUrl, std::nullopt});
+  for (const auto& t : h.take<Transfer>(2)) {
+    REQUIRE(t.peer_key);
+    CHECK(*t.peer_key == (t.peer_id == "u1" ? kKeyU1 : kServerKey));
+  }
+  for (const auto& t : h.take<Transfer>(4)) CHECK_FALSE(t.peer_key);
+}
+
+TEST_CASE("without a udp file service udp peers get transfers from udp peers only") {
+  core::ServerConfig cfg = mixed_config();
+  cfg.udp_file_service_port = 0;
+  Harness h(cfg);
+  add_files(h);
+  h.join_udp(1, "u1", kKeyU1);
+  h.send(1, Request{kUrl, std::nullopt});
+  CHECK(h.take<Transfer>(1).empty());
+  h.join(4, "t4");  // tcp peers still get the file service
+  h.send(4, Request{kUrl, chunk_range(0)});
+  CHECK(h.one<Transfer>(4).port == 6087);
+  h.join(3, "t3", 7003);  // a tcp seed does not help u1
+  h.send(3, Provide{kUrl, std::nullopt});
+  CHECK(h.take<Transfer>(1).empty());
+  h.join_udp(2, "u2", kKeyU2, 7002);  // a udp seed does
+  h.send(2, Provide{kUrl, chunk_range(3)});
+  auto t = h.one<Transfer>(1);
+  CHECK(t.peer_id == "u2");
+  CHECK(t.range == chunk_range(3));
+  CHECK(t.peer_key == std::optional<std::string>(kKeyU2));
+}
+
+TEST_CASE("ask_verify from a udp peer is authorized only with the claimed peer's registered key") {
+  Harness h(mixed_config());
+  mixed_seeds(h);
+  h.join_udp(2, "u2", kKeyU2, 7002);
+  h.send(2, Request{kUrl, chunk_range(5)});
+  auto t = h.one<Transfer>(2);
+  REQUIRE(t.peer_id == "u1");
+
+  h.send(1, AskVerify{Harness::ip_of(2), kUrl, chunk_range(5), "u2", kKeyU2});
+  auto ok = h.one<TellVerify>(1);
+  CHECK(ok.authorized);
+  CHECK(ok.peer_id == "u2");
+  h.send(1, AskVerify{Harness::ip_of(2), kUrl, chunk_range(5), "u2", std::nullopt});  // no key
+  CHECK_FALSE(h.one<TellVerify>(1).authorized);
+  h.send(1, AskVerify{Harness::ip_of(2), kUrl, chunk_range(5), "u2", kKeyU1});  // someone else's key
+  CHECK_FALSE(h.one<TellVerify>(1).authorized);
+  h.send(1, AskVerify{Harness::ip_of(2), kUrl, chunk_range(5), "u2", std::string()});
+  CHECK_FALSE(h.one<TellVerify>(1).authorized);
+  // The other checks still apply with the right key.
+  h.send(1, AskVerify{Harness::ip_of(2), kUrl, chunk_range(6), "u2", kKeyU2});
+  CHECK_FALSE(h.one<TellVerify>(1).authorized);
+  h.send(1, AskVerify{"10.9.9.9", kUrl, chunk_range(5), "u2", kKeyU2});
+  CHECK_FALSE(h.one<TellVerify>(1).authorized);
+}
+
+TEST_CASE("ask_verify from a tcp peer is judged as before; a peer_key in it changes nothing") {
+  Harness h(mixed_config());
+  mixed_seeds(h);
+  h.join(4, "t4", 7004);
+  h.send(4, Request{kUrl, chunk_range(5)});
+  REQUIRE(h.one<Transfer>(4).peer_id == "t3");
+  h.send(3, AskVerify{Harness::ip_of(4), kUrl, chunk_range(5), "t4", std::nullopt});
+  CHECK(h.one<TellVerify>(3).authorized);
+  h.send(3, AskVerify{Harness::ip_of(4), kUrl, chunk_range(5), "t4", kKeyU1});
+  CHECK(h.one<TellVerify>(3).authorized);
+}
+
+TEST_CASE("authorize_file_service needs a udp peer's own key, and no key from a tcp peer") {
+  Harness h(mixed_config());
+  add_files(h);
+  h.join_udp(1, "u1", kKeyU1);
+  h.join_udp(2, "u2", kKeyU2);
+  h.join(3, "t3");
+  h.send(1, Request{kUrl, chunk_range(4)});
+  h.send(3, Request{kUrl, chunk_range(4)});
+  REQUIRE(h.one<Transfer>(1).port == 6088);
+  REQUIRE(h.one<Transfer>(3).port == 6087);
+  using V = core::FileServiceVerdict;
+  const ByteRange r = chunk_range(4);
+  CHECK(h.server.authorize_file_service("u1", "/a.bin", r, h.now, h.ip_of(1), kKeyU1) == V::ok);
+  CHECK(h.server.authorize_file_service("u1", "/a.bin", r, h.now, {}, kKeyU1) == V::ok);
+  CHECK(h.server.authorize_file_service("u1", "/a.bin", r, h.now, h.ip_of(1), kKeyU2) == V::not_authorized);
+  CHECK(h.server.authorize_file_service("u1", "/a.bin", r, h.now, h.ip_of(1)) == V::not_authorized);  // over tcp
+  CHECK(h.server.authorize_file_service("u1", "/a.bin", r, h.now) == V::not_authorized);
+  CHECK(h.server.authorize_file_service("t3", "/a.bin", r, h.now, h.ip_of(3)) == V::ok);
+  CHECK(h.server.authorize_file_service("t3", "/a.bin", r, h.now, h.ip_of(3), kKeyU1) == V::not_authorized);
+  CHECK(h.server.authorize_file_service("u2", "/a.bin", r, h.now, h.ip_of(2), kKeyU2) == V::not_authorized);
+}
+
+TEST_CASE("require_encryption refuses register over tcp and accepts it over udp") {
+  core::ServerConfig cfg = mixed_config();
+  cfg.require_encryption = true;
+  Harness h(cfg);
+  add_files(h);
+  h.join(1, "t1");
+  auto e = h.one<ProtocolError>(1);
+  CHECK(e.message == "this server requires encryption: connect over udp (dsclient --transport udp)");
+  CHECK(h.closed.count(1));
+  h.join_udp(2, "u2", kKeyU2);
+  CHECK(h.inbox[2].empty());
+  CHECK_FALSE(h.closed.count(2));
+  auto s = h.snap();
+  CHECK(s.clients == 1);
+  CHECK(s.protocol_errors == 1);
+  h.send(2, Request{kUrl, chunk_range(0)});
+  CHECK(h.one<Transfer>(2).port == 6088);
+}
+
+TEST_CASE("the snapshot shows each peer's transport and key") {
+  Harness h(mixed_config());
+  h.join_udp(1, "u1", kKeyU1);
+  h.join(2, "t2");
+  auto s = h.snap();
+  REQUIRE(s.peers.size() == 2);
+  for (const auto& p : s.peers) {
+    if (p.id == "u1") {
+      CHECK(p.transport == core::LinkTransport::udp);
+      CHECK(p.public_key == kKeyU1);
+    } else {
+      CHECK(p.transport == core::LinkTransport::tcp);
+      CHECK(p.public_key.empty());
+    }
+  }
+  CHECK(core::to_string(core::LinkTransport::tcp) == "tcp");
+  CHECK(core::to_string(core::LinkTransport::udp) == "udp");
+}

@@ -50,6 +50,7 @@ struct StartTransfer {  // the server told us to open a connection to another pe
   ByteRange range;
   ChunkIndex chunk = 0;
   PeerId peer_id;         // the listening peer (server_peer_id for the file service)
+  std::string peer_key;   // udp: the key the listening side must authenticate with (transfer.peer_key); else empty
 };
 struct ChunkVerified {  // the server confirmed the hash: keep the bytes, they may be served now
   ChunkIndex chunk;
@@ -105,9 +106,11 @@ class Client {
 
   // Another peer connected to our listen port: GET (it wants bytes we hold) or PUT (it sends us
   // bytes we want). Checks what we can, then asks the server (ask_verify); the answer comes as
-  // IncomingDecision. Error -> the runtime answers 404/416/403 at once.
+  // IncomingDecision. Error -> the runtime answers 404/416/403 at once. peer_key: over udp, the
+  // connecting peer's authenticated static key (base64url), forwarded in ask_verify; empty over tcp.
   Result<RequestToken> on_incoming_request(TransferMethod method, std::string peer_ip, PeerId peer_id,
-                                           std::string_view url_or_path, ByteRange range, TimePoint now);
+                                           std::string_view url_or_path, ByteRange range, TimePoint now,
+                                           std::string peer_key = {});
   // An authorized incoming PUT delivered its body; the runtime stored it and reports the hash.
   void on_incoming_put_received(RequestToken token, Sha256Hex hash, TimePoint now);
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "pdtp/core/catalog.hpp"
+#include "pdtp/core/link.hpp"
 #include "pdtp/core/rate.hpp"
 #include "pdtp/core/scheduler.hpp"
 #include "pdtp/core/swarm.hpp"
@@ -34,6 +35,9 @@ struct ServerConfig {
   unsigned file_service_slots = 64;          // concurrent transfers from the file service in total
   std::chrono::milliseconds transfer_timeout{30000};  // a transfer not completed by then is dropped
   std::uint64_t seed = 1;                    // seeds the scheduler's tie-breaking (the core has no RNG of its own)
+  std::uint16_t udp_file_service_port = 0;   // where udp peers reach the file service; 0 = udp peers get peers only
+  bool require_encryption = false;           // refuse register over tcp
+  std::string server_public_key;             // base64url; sent as peer_key in file-service transfers to udp peers
 };
 
 // Outputs, in the order they must be carried out.
@@ -53,6 +57,8 @@ struct PeerStatus {
   PeerId id;
   std::string address;        // ip
   std::uint16_t listen_port = 0;
+  LinkTransport transport = LinkTransport::tcp;  // of its control connection
+  std::string public_key;     // udp: its authenticated static key (base64url); tcp: empty
   unsigned uploads = 0;       // active transfers where this peer gives
   unsigned downloads = 0;     // active transfers where this peer takes
   std::uint64_t bytes_up = 0;     // verified bytes this peer gave
@@ -95,8 +101,9 @@ class Server {
   Server(ServerConfig config, FileCatalog& catalog);
 
   // A control connection was accepted. remote_ip = the client's address; local_ip = our address on
-  // that connection (handed out as the file service's host in `transfer`).
-  void on_connect(ConnId conn, std::string remote_ip, std::string local_ip, TimePoint now);
+  // that connection (handed out as the file service's host in `transfer`); link = its transport and,
+  // over udp, the key the handshake authenticated (the peer's transport and key once it registers).
+  void on_connect(ConnId conn, std::string remote_ip, std::string local_ip, TimePoint now, PeerLink link = {});
   // Bytes arrived on a control connection (any split: partial frames, many frames).
   void on_data(ConnId conn, std::string_view bytes, TimePoint now);
   // The connection closed (by the peer or after a CloseConn). Its transfers are rescheduled.
@@ -109,10 +116,13 @@ class Server {
   bool poll_action(ServerAction& out);
 
   // The server's own HTTP file service received a GET from `peer_id` for `path`/`range`:
-  // ok iff that peer is registered, the server scheduled exactly this transfer to it, and (when
-  // `remote_ip` is given) the request comes from the address the peer registered from.
-  FileServiceVerdict authorize_file_service(std::string_view peer_id, std::string_view path,
-                                            ByteRange range, TimePoint now, std::string_view remote_ip = {});
+  // ok iff that peer is registered, the server scheduled exactly this transfer to it, (when
+  // `remote_ip` is given) the request comes from the address the peer registered from, and the
+  // request's link matches the peer's: `remote_key` (the key of a udp connection, empty over tcp)
+  // equals the key it registered with (a udp peer), or is empty (a tcp peer).
+  FileServiceVerdict authorize_file_service(std::string_view peer_id, std::string_view path, ByteRange range,
+                                            TimePoint now, std::string_view remote_ip = {},
+                                            std::string_view remote_key = {});
 
   ServerSnapshot snapshot(TimePoint now) const;
 
@@ -126,6 +136,7 @@ class Server {
   struct Conn {
     std::string remote_ip;
     std::string local_ip;
+    PeerLink link;
     FrameDecoder decoder;
     std::size_t fed = 0;      // bytes fed since the decoder was last replaced (bounds its idle capacity)
     bool closed = false;      // CloseConn was issued: further data is ignored
@@ -136,6 +147,7 @@ class Server {
     ConnId conn = 0;
     std::string ip;
     std::string local_ip;
+    PeerLink link;
     std::uint64_t bytes_up = 0;
     std::uint64_t bytes_down = 0;
     RateWindow up;
@@ -175,6 +187,7 @@ class Server {
   };
   std::optional<SetTarget> target_or_error(ConnId id, const std::string& url, const std::optional<ByteRange>& range);
   std::optional<PeerSlot> peer_by_id(std::string_view id) const;
+  bool key_matches(PeerSlot p, std::string_view key) const;
   const std::string& peer_name(PeerSlot p) const;
 
   ServerConfig config_;

@@ -95,7 +95,8 @@ inline void Client::on_message(const Transfer& m) {
   }
   const TransferId id = next_transfer_id_++;
   transfers_.emplace(id, OutTransfer{m.method, c, m});
-  actions_.push_back(StartTransfer{id, m.method, m.host, m.port, m.url, m.range, c, m.peer_id});
+  actions_.push_back(
+      StartTransfer{id, m.method, m.host, m.port, m.url, m.range, c, m.peer_id, m.peer_key.value_or(std::string())});
 }
 
 inline void Client::on_message(const TellVerify& m) {
@@ -182,7 +183,8 @@ inline void Client::on_transfer_failed(TransferId id, std::string reason, TimePo
 // ---- transfers other peers open to us ----
 
 inline Result<RequestToken> Client::on_incoming_request(TransferMethod method, std::string peer_ip, PeerId peer_id,
-                                                        std::string_view url_or_path, ByteRange range, TimePoint) {
+                                                        std::string_view url_or_path, ByteRange range, TimePoint,
+                                                        std::string peer_key) {
   if (failed_) return incoming_error(method == TransferMethod::get ? IncomingError::not_held : IncomingError::not_wanted,
                                      "this peer has stopped");
   auto path = file_path_of(url_or_path);
@@ -206,7 +208,9 @@ inline Result<RequestToken> Client::on_incoming_request(TransferMethod method, s
     asks_.pop_front();
   }
   const RequestToken token = next_token_++;
-  send(AskVerify{peer_ip, config_.url, range, peer_id});
+  std::optional<std::string> key;
+  if (!peer_key.empty()) key = std::move(peer_key);
+  send(AskVerify{peer_ip, config_.url, range, peer_id, std::move(key)});
   asks_.push_back(PendingAsk{token, method, std::move(peer_ip), std::move(peer_id), range, c});
   return token;
 }

@@ -60,11 +60,13 @@ inline Server::Server(ServerConfig config, FileCatalog& catalog)
 
 // ---- connection events ----
 
-inline void Server::on_connect(ConnId conn, std::string remote_ip, std::string local_ip, TimePoint now) {
+inline void Server::on_connect(ConnId conn, std::string remote_ip, std::string local_ip, TimePoint now,
+                               PeerLink link) {
   if (conns_.count(conn)) on_disconnect(conn, now);  // a reused id: the old connection is gone
   Conn c;
   c.remote_ip = std::move(remote_ip);
   c.local_ip = std::move(local_ip);
+  c.link = std::move(link);
   conns_.emplace(conn, std::move(c));
 }
 
@@ -146,6 +148,8 @@ inline void Server::handle(ConnId id, Conn& c, Message& m, TimePoint now) {
 
 inline void Server::on_message(ConnId id, Conn& c, Register& m, TimePoint) {
   if (c.peer != no_peer) return fatal(id, c, "register sent twice on one connection");
+  if (config_.require_encryption && c.link.transport != LinkTransport::udp)
+    return fatal(id, c, "this server requires encryption: connect over udp (dsclient --transport udp)");
   if (m.client_id.empty()) return fatal(id, c, "register: client_id is empty");
   if (m.client_id.size() > config_.max_client_id_bytes)
     return fatal(id, c,
@@ -155,7 +159,8 @@ inline void Server::on_message(ConnId id, Conn& c, Register& m, TimePoint) {
     return fatal(id, c, "register: client_id " + detail::quoted(m.client_id) + " is reserved for the server");
   if (peers_by_id_.count(m.client_id))
     return fatal(id, c, "register: client_id " + detail::quoted(m.client_id) + " is already in use");
-  const PeerSlot p = swarm_.add_peer(m.listen_port);
+  const bool udp = c.link.transport == LinkTransport::udp;
+  const PeerSlot p = swarm_.add_peer(m.listen_port, c.link.transport, !udp || config_.udp_file_service_port != 0);
   if (p >= records_.size()) records_.resize(static_cast<std::size_t>(p) + 1);
   PeerRecord& r = records_[p];
   r = PeerRecord{};
@@ -163,6 +168,7 @@ inline void Server::on_message(ConnId id, Conn& c, Register& m, TimePoint) {
   r.conn = id;
   r.ip = c.remote_ip;
   r.local_ip = c.local_ip;
+  r.link = c.link;
   peers_by_id_.emplace(std::move(m.client_id), p);
   c.peer = p;
 }
@@ -214,7 +220,10 @@ inline void Server::on_message(ConnId id, Conn& c, Unprovide& m, TimePoint) {
 inline void Server::on_message(ConnId id, Conn& c, AskVerify& m, TimePoint) {
   TellVerify r;
   const auto other = peer_by_id(m.peer_id);
-  if (other && records_[*other].ip == m.peer) {
+  // Over udp the key the listening peer's handshake authenticated must be the claimed peer's.
+  const bool key_ok = records_[c.peer].link.transport != LinkTransport::udp ||
+                      (other && m.peer_key && key_matches(*other, *m.peer_key));
+  if (other && key_ok && records_[*other].ip == m.peer) {
     const auto f = resolve(m.url, false).file;
     if (f) {
       const SwarmFile& file = swarm_.file(*f);
@@ -347,14 +356,17 @@ inline void Server::send_transfer(TransferSlot t) {
   m.method = TransferMethod::get;
   m.url = pf && !pf->url.empty() ? pf->url : file.info.path;
   m.range = file.layout.chunk_range(tr.chunk);
+  const bool udp = taker.link.transport == LinkTransport::udp;
   if (tr.giver == file_service) {
     m.host = taker.local_ip;
-    m.port = config_.file_service_port;
+    m.port = udp ? config_.udp_file_service_port : config_.file_service_port;
     m.peer_id = server_peer_id;
+    if (udp) m.peer_key = config_.server_public_key;
   } else {
     m.host = records_[tr.giver].ip;
     m.port = swarm_.peer(tr.giver).listen_port;
     m.peer_id = records_[tr.giver].id;
+    if (udp) m.peer_key = records_[tr.giver].link.public_key;  // lets the taker authenticate the giver
   }
   send(taker.conn, std::move(m));
 }
@@ -412,14 +424,24 @@ inline std::optional<PeerSlot> Server::peer_by_id(std::string_view id) const {
 
 inline const std::string& Server::peer_name(PeerSlot p) const { return records_[p].id; }
 
+// Does `key` name peer `p`'s authenticated key? Never for a peer without one (tcp).
+inline bool Server::key_matches(PeerSlot p, std::string_view key) const {
+  const PeerLink& link = records_[p].link;
+  return link.transport == LinkTransport::udp && !link.public_key.empty() && link.public_key == key;
+}
+
 // ---- the file service and the status page ----
 
 inline FileServiceVerdict Server::authorize_file_service(std::string_view peer_id, std::string_view path,
                                                          ByteRange range, TimePoint now,
-                                                         std::string_view remote_ip) {
+                                                         std::string_view remote_ip, std::string_view remote_key) {
   const auto p = peer_by_id(peer_id);
   if (!p) return FileServiceVerdict::unknown_peer;
   if (!remote_ip.empty() && records_[*p].ip != remote_ip) return FileServiceVerdict::not_authorized;
+  // A udp peer fetches over udp with its own key; a tcp peer over tcp, where there is no key.
+  const bool link_ok = records_[*p].link.transport == LinkTransport::udp ? key_matches(*p, remote_key)
+                                                                          : remote_key.empty();
+  if (!link_ok) return FileServiceVerdict::not_authorized;
   Resolved res = resolve(path, true);
   if (!res.file) return FileServiceVerdict::unknown_file;
   auto span = chunks_of(swarm_.file(*res.file).layout, range);
@@ -441,6 +463,8 @@ inline ServerSnapshot Server::snapshot(TimePoint now) const {
     ps.id = r.id;
     ps.address = r.ip;
     ps.listen_port = sp.listen_port;
+    ps.transport = r.link.transport;
+    ps.public_key = r.link.public_key;
     ps.uploads = sp.uploads;
     ps.downloads = sp.downloads;
     ps.bytes_up = r.bytes_up;
