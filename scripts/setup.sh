@@ -9,6 +9,7 @@ packages=(
   curl jq procps iproute2                   # integration tests
   chromium                                  # status page test in a real browser
   nginx-light                               # data-plane benchmark reference
+  iptables libnetfilter-queue-dev libmnl-dev  # emulated lossy path (bench/lossy_path.sh, bench/nfq_delay)
 )
 
 missing=()
