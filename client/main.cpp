@@ -10,6 +10,8 @@
 #include <CLI/CLI.hpp>
 #include <asio.hpp>
 
+#include "known_hosts.hpp"
+#include "pdtp/secure/keys.hpp"
 #include "pdtp/transport/tcp.hpp"
 #include "pdtp/wire/url.hpp"
 #include "runtime.hpp"
@@ -34,11 +36,17 @@ int main(int argc, char** argv) {
       "SHA-256. The output is written as NAME.part and renamed when every chunk is verified.\n\n"
       "Examples:\n"
       "  dsclient pdtp://example.org/video.mkv\n"
-      "  dsclient -o - pdtp://example.org:6086/video.mkv | mpv -\n",
+      "  dsclient -o - pdtp://example.org:6086/video.mkv | mpv -\n"
+      "  dsclient --server-key KEY pdtp://example.org/video.mkv\n\n"
+      "Server keys (udp): dstream prints its key at start-up and on its status page. Without\n"
+      "--server-key, the first connection to a server remembers its key in the known hosts file;\n"
+      "a later connection that sees another key is refused, as ssh does.\n",
       "dsclient"};
   std::string url_text;
   client::ClientOptions opt;
   std::string bind_text;
+  std::string server_key_text;
+  std::string known_hosts_text;
   app.add_option("url", url_text, "pdtp://host[:port]/path of the file (port defaults to 6086)")->required();
   app.add_option("-o,--output", opt.output,
                  "where to write: a file name, or - for standard output (in order; works into a pipe).\n"
@@ -49,6 +57,16 @@ int main(int argc, char** argv) {
   app.add_option("--window", opt.window_chunks, "with -o -: chunks held ahead of the output (bounds memory)")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{2}, std::size_t{4096}));
+  app.add_option("--transport", opt.transport, "udp (encrypted, the default) or tcp (plain PDTP v2)")
+      ->type_name("udp|tcp");
+  app.add_option("--server-key", server_key_text,
+                 "the server's public key, as dstream prints it; refuse any other (the known hosts file\n"
+                 "is then neither read nor written)")
+      ->type_name("KEY");
+  app.add_option("--known-hosts", known_hosts_text,
+                 "where server keys are remembered on first use\n"
+                 "(default: $XDG_CONFIG_HOME/distribustream/known_hosts, else ~/.config/distribustream/known_hosts)")
+      ->type_name("FILE");
   app.add_flag("--seed", opt.seed, "keep serving the file to other peers after the download, until interrupted");
   app.add_flag("-q,--quiet", opt.quiet, "no progress display");
   app.set_version_flag("--version", std::string("dsclient ") + PDTP_VERSION);
@@ -76,6 +94,27 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "dsclient: bad --bind address '%s'\n", bind_text.c_str());
       return 2;
     }
+  }
+  if (opt.transport != "udp" && opt.transport != "tcp") {
+    std::fprintf(stderr, "dsclient: bad --transport '%s': expected udp or tcp\n", opt.transport.c_str());
+    return 2;
+  }
+  if (app.count("--server-key") != 0) {
+    auto key = secure::parse_public_key(server_key_text);
+    if (!key) {
+      std::fprintf(stderr, "dsclient: bad --server-key: %s\n", key.error().message.c_str());
+      return 2;
+    }
+    opt.server_key = *key;
+  }
+  if (app.count("--known-hosts") != 0) {
+    if (known_hosts_text.empty()) {
+      std::fprintf(stderr, "dsclient: bad --known-hosts '': expected a file name\n");
+      return 2;
+    }
+    opt.known_hosts = known_hosts_text;
+  } else {
+    opt.known_hosts = client::default_known_hosts_path();
   }
   opt.server_host = url->host;
   opt.server_port = url->port;

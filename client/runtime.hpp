@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -24,6 +25,7 @@
 #include "pdtp/http/head.hpp"
 #include "pdtp/http/peer.hpp"
 #include "pdtp/http/range_header.hpp"
+#include "pdtp/secure/keys.hpp"
 #include "pdtp/transport/buffer.hpp"
 #include "pdtp/transport/concept.hpp"
 #include "pdtp/transport/stream_io.hpp"
@@ -44,6 +46,9 @@ struct ClientOptions {
   bool seed = false;
   bool quiet = false;
   std::chrono::milliseconds io_timeout{30000};
+  std::string transport = "udp";                     // "udp" (encrypted) or "tcp" (plain PDTP v2)
+  std::optional<pdtp::secure::PublicKey> server_key;  // --server-key: pinned; else known_hosts decides
+  std::filesystem::path known_hosts;                  // trust-on-first-use memory of server keys
 };
 
 template <transport::StreamTransport Transport>
