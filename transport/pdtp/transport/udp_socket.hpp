@@ -1,0 +1,169 @@
+// Batched datagram I/O on one non-blocking UDP socket: recvmmsg with GRO, sendmmsg with GSO
+// (consecutive datagrams to one address and of one size leave as one super-datagram), falling back
+// to plain batches where the kernel lacks them. No protocol here: bytes and addresses only.
+#pragma once
+
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <vector>
+
+#include <asio.hpp>
+
+namespace pdtp::transport {
+
+struct OutDatagram {
+  asio::ip::udp::endpoint to;
+  std::vector<std::uint8_t> bytes;
+};
+
+class BatchedUdpSocket {
+ public:
+  static constexpr std::size_t batch = 32;
+  static constexpr std::size_t max_gso_segments = 44;  // 44 x 1452 stays below 64 kB
+  static constexpr std::size_t receive_buffer = 65536;  // one GRO super-datagram
+
+  explicit BatchedUdpSocket(asio::io_context& io) : socket_(io) {}
+
+  // Opens and binds; large kernel buffers; GRO on where available. Throws asio::system_error.
+  void bind(const asio::ip::udp::endpoint& at, int buffer_bytes) {
+    socket_.open(at.protocol());
+    socket_.non_blocking(true);
+    asio::error_code ig;
+    socket_.set_option(asio::socket_base::receive_buffer_size(buffer_bytes), ig);
+    socket_.set_option(asio::socket_base::send_buffer_size(buffer_bytes), ig);
+    const int fd = socket_.native_handle();
+    int one = 1;
+    if (::setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) == 0) gro_ = true;
+    if (at.protocol() == asio::ip::udp::v4()) ::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+    socket_.bind(at);
+    rx_.assign(batch * receive_buffer, 0);
+  }
+
+  bool is_open() const { return socket_.is_open(); }
+  asio::ip::udp::socket& socket() { return socket_; }
+  asio::ip::udp::endpoint local_endpoint() const {
+    asio::error_code ec;
+    return socket_.local_endpoint(ec);
+  }
+  void close() {
+    asio::error_code ig;
+    socket_.close(ig);
+  }
+
+  // Reads what is queued (up to one batch) and calls on(from, local_address, bytes) per datagram;
+  // GRO super-datagrams are split back into their segments. Returns false when nothing was queued.
+  template <class Fn>
+  bool receive_batch(Fn&& on) {
+    mmsghdr msgs[batch];
+    iovec iov[batch];
+    sockaddr_storage from[batch];
+    alignas(cmsghdr) char control[batch][128];
+    for (std::size_t i = 0; i < batch; ++i) {
+      iov[i] = {rx_.data() + i * receive_buffer, receive_buffer};
+      std::memset(&msgs[i], 0, sizeof msgs[i]);
+      msgs[i].msg_hdr.msg_name = &from[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_control = control[i];
+      msgs[i].msg_hdr.msg_controllen = sizeof control[i];
+    }
+    const int n = ::recvmmsg(socket_.native_handle(), msgs, batch, MSG_DONTWAIT, nullptr);
+    if (n <= 0) return false;
+    for (int i = 0; i < n; ++i) {
+      asio::ip::udp::endpoint ep;
+      const auto len = std::min<std::size_t>(msgs[i].msg_hdr.msg_namelen, sizeof(sockaddr_storage));
+      std::memcpy(ep.data(), &from[i], std::min<std::size_t>(len, ep.capacity()));
+      ep.resize(std::min<std::size_t>(len, ep.capacity()));
+      std::size_t segment = msgs[i].msg_len;
+      asio::ip::address local;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+          int s = 0;
+          std::memcpy(&s, CMSG_DATA(c), sizeof s);
+          if (s > 0) segment = static_cast<std::size_t>(s);
+        } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+          in_pktinfo info;
+          std::memcpy(&info, CMSG_DATA(c), sizeof info);
+          asio::ip::address_v4::bytes_type b;
+          std::memcpy(b.data(), &info.ipi_addr, 4);
+          local = asio::ip::address_v4(b);
+        }
+      }
+      const std::uint8_t* base = rx_.data() + static_cast<std::size_t>(i) * receive_buffer;
+      for (std::size_t off = 0; off < msgs[i].msg_len; off += segment)
+        on(ep, local, std::span<const std::uint8_t>(base + off, std::min(segment, msgs[i].msg_len - off)));
+    }
+    return true;
+  }
+
+  // Sends datagrams from the front of `queue`, erasing what left; stops at EAGAIN (returns false:
+  // wait for the socket to be writable). Errors other than EAGAIN drop the datagram (UDP is lossy).
+  bool send_some(std::vector<OutDatagram>& queue, std::size_t& head) {
+    while (head < queue.size()) {
+      mmsghdr msgs[batch];
+      iovec iov[batch * max_gso_segments];
+      alignas(cmsghdr) char control[batch][CMSG_SPACE(sizeof(std::uint16_t))];
+      std::size_t consumed[batch];
+      std::size_t nmsg = 0, niov = 0, i = head;
+      while (i < queue.size() && nmsg < batch) {
+        // A run to one address, all of the first one's size (the last may be shorter).
+        const std::size_t size = queue[i].bytes.size();
+        std::size_t run = 1;
+        if (gso_) {
+          while (i + run < queue.size() && run < max_gso_segments && queue[i + run].to == queue[i].to &&
+                 queue[i + run].bytes.size() <= size && queue[i + run - 1].bytes.size() == size)
+            ++run;
+        }
+        std::memset(&msgs[nmsg], 0, sizeof msgs[nmsg]);
+        msghdr& h = msgs[nmsg].msg_hdr;
+        h.msg_name = const_cast<void*>(static_cast<const void*>(queue[i].to.data()));
+        h.msg_namelen = static_cast<socklen_t>(queue[i].to.size());
+        h.msg_iov = &iov[niov];
+        h.msg_iovlen = run;
+        for (std::size_t k = 0; k < run; ++k) iov[niov++] = {queue[i + k].bytes.data(), queue[i + k].bytes.size()};
+        if (run > 1) {
+          h.msg_control = control[nmsg];
+          h.msg_controllen = sizeof control[nmsg];
+          cmsghdr* c = CMSG_FIRSTHDR(&h);
+          c->cmsg_level = SOL_UDP;
+          c->cmsg_type = UDP_SEGMENT;
+          c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+          const std::uint16_t seg = static_cast<std::uint16_t>(size);
+          std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
+        }
+        consumed[nmsg++] = run;
+        i += run;
+      }
+      const int sent = ::sendmmsg(socket_.native_handle(), msgs, static_cast<unsigned>(nmsg), MSG_DONTWAIT);
+      if (sent < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return false;
+        if (gso_ && (errno == EIO || errno == EINVAL) && consumed[0] > 1) {
+          gso_ = false;  // the path or the kernel cannot segment: send one datagram per message
+          continue;
+        }
+        head += consumed[0];  // e.g. unreachable address: drop it, keep going
+        continue;
+      }
+      for (int k = 0; k < sent; ++k) head += consumed[k];
+    }
+    return true;
+  }
+
+  bool gso() const noexcept { return gso_; }
+
+ private:
+  asio::ip::udp::socket socket_;
+  std::vector<std::uint8_t> rx_;
+  bool gro_ = false;
+  bool gso_ = true;
+};
+
+}  // namespace pdtp::transport
