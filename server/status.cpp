@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "pdtp/secure/keys.hpp"
+
 namespace pdtp::server {
 
 std::vector<FileRow> merge_file_rows(const pdtp::core::ServerSnapshot& snapshot, const StatusInfo& info) {
@@ -28,6 +30,13 @@ double share_from_peers(const pdtp::core::ServerSnapshot& snapshot) {
   const double peers = static_cast<double>(snapshot.bytes_from_peers);
   const double total = peers + static_cast<double>(snapshot.bytes_from_server);
   return total > 0 ? peers / total : 0.0;
+}
+
+std::string key_fingerprint(std::string_view public_key_text) {
+  if (public_key_text.empty()) return {};
+  Result<secure::PublicKey> key = secure::parse_public_key(public_key_text);
+  if (!key) return std::string(public_key_text.substr(0, 16)) + (public_key_text.size() > 16 ? "..." : "");
+  return secure::fingerprint_text(*key);
 }
 
 }  // namespace pdtp::server

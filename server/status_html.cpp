@@ -19,7 +19,7 @@ h1{font-size:1.5em;margin:0 0 .2em}h2{font-size:1.1em;margin:1.6em 0 .5em}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #dde1e7}
 th,td{text-align:left;padding:.35em .7em;border-bottom:1px solid #eceff3;vertical-align:top}
 th{background:#eef1f5;font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-td.id{word-break:break-all;max-width:28em}.empty,.more{color:#5b6575;font-style:italic}
+td.id{word-break:break-all;max-width:28em}code{font-size:.95em;word-break:break-all}.empty,.more{color:#5b6575;font-style:italic}
 .gone{color:#a33}footer{margin-top:2em;color:#5b6575;font-size:.85em}
 )css";
 
@@ -27,8 +27,14 @@ class Html {
  public:
   void raw(std::string_view s) { out_ += s; }
   void text(std::string_view s) { out_ += html_escape(s); }
-  void cell(std::string_view s, std::string_view cls = {}) {
-    out_ += cls.empty() ? "<td>" : "<td class=\"" + std::string(cls) + "\">";
+  void cell(std::string_view s, std::string_view cls = {}, std::string_view title = {}) {
+    out_ += cls.empty() ? "<td" : "<td class=\"" + std::string(cls) + "\"";
+    if (!title.empty()) {
+      out_ += " title=\"";
+      text(title);
+      out_ += '"';
+    }
+    out_ += '>';
     text(s);
     out_ += "</td>";
   }
@@ -103,9 +109,24 @@ std::string render_status_html(const pdtp::core::ServerSnapshot& snapshot, const
   h.text(std::to_string(info.port));
   h.raw(" &middot; HTTP port ");
   h.text(std::to_string(info.http_port));
+  if (!info.transports.empty()) {
+    h.raw(" &middot; transports <span id=\"transports\">");
+    h.text(info.transports);
+    h.raw("</span>");
+  }
   h.raw(" &middot; up <span id=\"uptime\">");
   h.text(human_duration(info.uptime_seconds));
-  h.raw("</span></p></header>\n<section class=\"cards\">");
+  h.raw("</span></p>\n");
+  if (!info.public_key.empty()) {
+    // People copy the key from here to pin it, so the page shows the whole command.
+    const std::string host = info.vhost.empty() ? std::string("HOST") : info.vhost;
+    h.raw("<p class=\"meta\">server key <code id=\"server-key\">");
+    h.text(info.public_key);
+    h.raw("</code> &middot; pin it: <code id=\"server-key-hint\">");
+    h.text("dsclient --server-key " + info.public_key + " pdtp://" + host + ":" + std::to_string(info.port) + "/PATH");
+    h.raw("</code></p>\n");
+  }
+  h.raw("</header>\n<section class=\"cards\">");
   h.card("client-count", "Connected clients", std::to_string(snapshot.clients));
   h.card("file-count", "Files", std::to_string(files.size()));
   h.card("transfer-count", "Active transfers", std::to_string(snapshot.transfers.size()));
@@ -135,14 +156,16 @@ std::string render_status_html(const pdtp::core::ServerSnapshot& snapshot, const
   h.end_table(6, files.size(), "no files under the root");
 
   h.raw("<h2>Peers</h2>\n");
-  h.table("peers", {"Client id", "Address", "Listen port#", "Uploads#", "Downloads#", "Bytes up#", "Bytes down#",
-                    "Rate up#", "Rate down#"});
+  h.table("peers", {"Client id", "Address", "Listen port#", "Transport", "Key", "Uploads#", "Downloads#",
+                    "Bytes up#", "Bytes down#", "Rate up#", "Rate down#"});
   for (std::size_t i = 0; i < snapshot.peers.size() && i < max_table_rows; ++i) {
     const auto& p = snapshot.peers[i];
     h.raw("<tr>");
     h.cell(p.id, "id");
     h.cell(p.address);
     h.num(std::to_string(p.listen_port));
+    h.cell(pdtp::core::to_string(p.transport));
+    h.cell(p.public_key.empty() ? std::string("-") : key_fingerprint(p.public_key), "id", p.public_key);
     h.num(std::to_string(p.uploads));
     h.num(std::to_string(p.downloads));
     h.num(human_bytes(p.bytes_up));
@@ -151,7 +174,7 @@ std::string render_status_html(const pdtp::core::ServerSnapshot& snapshot, const
     h.num(human_rate(p.rate_down));
     h.raw("</tr>");
   }
-  h.end_table(9, snapshot.peers.size(), "no peers connected");
+  h.end_table(11, snapshot.peers.size(), "no peers connected");
 
   h.raw("<h2>Active transfers</h2>\n");
   h.table("transfers", {"Taker", "Giver", "File", "Bytes", "Size#", "Age#"});

@@ -11,7 +11,9 @@ std::string render_status_json(const pdtp::core::ServerSnapshot& snapshot, const
                    {"uptime_seconds", info.uptime_seconds},
                    {"vhost", info.vhost},
                    {"port", info.port},
-                   {"http_port", info.http_port}};
+                   {"http_port", info.http_port},
+                   {"public_key", info.public_key},
+                   {"transports", info.transports}};
   doc["clients"] = snapshot.clients;
 
   json peers = json::array();
@@ -19,6 +21,9 @@ std::string render_status_json(const pdtp::core::ServerSnapshot& snapshot, const
     peers.push_back({{"id", p.id},
                      {"address", p.address},
                      {"listen_port", p.listen_port},
+                     {"transport", pdtp::core::to_string(p.transport)},
+                     {"public_key", p.public_key},
+                     {"key_fingerprint", key_fingerprint(p.public_key)},
                      {"uploads", p.uploads},
                      {"downloads", p.downloads},
                      {"bytes_up", p.bytes_up},

@@ -64,6 +64,11 @@ std::string render_metrics(const pdtp::core::ServerSnapshot& snapshot, const Sta
   m.sample("pdtp_build_info", label("version", info.version), "1");
   m.gauge("pdtp_uptime_seconds", "Seconds since dstream started.", info.uptime_seconds);
   m.gauge("pdtp_clients", "Connected, registered clients.", static_cast<std::uint64_t>(snapshot.clients));
+  std::uint64_t over_udp = 0;
+  for (const auto& p : snapshot.peers) over_udp += p.transport == pdtp::core::LinkTransport::udp ? 1 : 0;
+  m.family("pdtp_peers", "gauge", "Registered peers by the transport of their control connection.");
+  m.sample("pdtp_peers", label("transport", "tcp"), std::to_string(snapshot.peers.size() - over_udp));
+  m.sample("pdtp_peers", label("transport", "udp"), std::to_string(over_udp));
   const auto rows = merge_file_rows(snapshot, info);
   m.gauge("pdtp_files", "Files served (on disk or known to the server).", static_cast<std::uint64_t>(rows.size()));
   m.gauge("pdtp_active_transfers", "Transfers scheduled and not yet completed.",

@@ -3,26 +3,31 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <string>
 
 #include "status.hpp"
+#include "pdtp/secure/keys.hpp"
 #include "status_text.hpp"
 
 using namespace pdtp::server;
+using pdtp::core::LinkTransport;
 using pdtp::core::ServerSnapshot;
 
 namespace {
 
 const std::string hostile = "<script>alert('x')</script>\"&";
+const std::string peer_key = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";  // bytes 1..32
+const std::string server_key = "ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICA";  // 32 spaces
 
 ServerSnapshot busy_snapshot() {
   ServerSnapshot s;
   s.clients = 2;
-  s.peers.push_back({hostile, "127.0.0.2", 60860, 1, 2, 5000, 250000, 1200.5, 3000});
-  s.peers.push_back({"peer-two", "127.0.0.3", 60861, 0, 1, 0, 10000, 0, 0});
+  s.peers.push_back({hostile, "127.0.0.2", 60860, LinkTransport::tcp, "", 1, 2, 5000, 250000, 1200.5, 3000});
+  s.peers.push_back({"peer-two", "127.0.0.3", 60861, LinkTransport::udp, peer_key, 0, 1, 0, 10000, 0, 0});
   s.files.push_back({"/video/a<b>.mkv", 1000000, 250000, 2, 1});
   s.transfers.push_back({hostile, "peer-two", "/video/a<b>.mkv", {0, 249999}, 1.5});
   s.transfers.push_back({"peer-two", pdtp::server_peer_id, "/video/a<b>.mkv", {250000, 499999}, 0.2});
@@ -45,6 +50,8 @@ StatusInfo info_with_disk_files() {
   info.vhost = "demo<host>";
   info.port = 6086;
   info.http_port = 6087;
+  info.public_key = server_key;
+  info.transports = "tcp+udp";
   info.files_on_disk.push_back({"/idle.txt", 12, 250000, false});
   info.files_on_disk.push_back({"/video/a<b>.mkv", 1000000, 250000, false});
   return info;
@@ -113,7 +120,9 @@ TEST_CASE("the HTML page of an idle server says so instead of empty tables") {
 
 TEST_CASE("the HTML page cuts long tables and points to the JSON") {
   ServerSnapshot s;
-  for (int i = 0; i < 700; ++i) s.peers.push_back({"p" + std::to_string(i), "127.0.0.1", 1, 0, 0, 0, 0, 0, 0});
+  for (int i = 0; i < 700; ++i) {
+    s.peers.push_back({"p" + std::to_string(i), "127.0.0.1", 1, LinkTransport::tcp, "", 0, 0, 0, 0, 0, 0});
+  }
   s.clients = s.peers.size();
   const std::string html = render_status_html(s, StatusInfo{});
   CHECK(html.find("and 200 more") != std::string::npos);
@@ -157,7 +166,7 @@ TEST_CASE("the JSON parses and has every documented key") {
 
 TEST_CASE("the JSON survives client ids that are not valid UTF-8") {
   ServerSnapshot s;
-  s.peers.push_back({std::string("bad\xff\xfe id"), "127.0.0.1", 1, 0, 0, 0, 0, 0, 0});
+  s.peers.push_back({std::string("bad\xff\xfe id"), "127.0.0.1", 1, LinkTransport::tcp, "", 0, 0, 0, 0, 0, 0});
   const auto doc = nlohmann::json::parse(render_status_json(s, StatusInfo{}));
   CHECK(doc["peers"][0]["id"] == "bad\xEF\xBF\xBD\xEF\xBF\xBD id");
 }
@@ -168,6 +177,58 @@ TEST_CASE("a file the core still tracks but that left the disk is marked") {
   const auto doc = nlohmann::json::parse(render_status_json(s, StatusInfo{}));
   CHECK(doc["files"][0]["on_disk"] == false);
   CHECK(render_status_html(s, StatusInfo{}).find("no longer on disk") != std::string::npos);
+}
+
+TEST_CASE("the HTML page shows the server key and how to pin it") {
+  const std::string html = render_status_html(busy_snapshot(), info_with_disk_files());
+  CHECK(element_text(html, "server-key") == server_key);
+  CHECK(element_text(html, "server-key-hint") ==
+        "dsclient --server-key " + server_key + " pdtp://demo&lt;host&gt;:6086/PATH");
+  CHECK(element_text(html, "transports") == "tcp+udp");
+  StatusInfo plain;
+  plain.transports = "tcp";
+  const std::string tcp_only = render_status_html(ServerSnapshot{}, plain);
+  CHECK(tcp_only.find("server-key") == std::string::npos);
+  CHECK(element_text(tcp_only, "transports") == "tcp");
+}
+
+TEST_CASE("the HTML peer table shows each peer's transport and key fingerprint") {
+  const std::string html = render_status_html(busy_snapshot(), info_with_disk_files());
+  auto key = pdtp::secure::parse_public_key(peer_key);
+  REQUIRE(key.ok());
+  const std::string fp = pdtp::secure::fingerprint_text(*key);
+  CHECK(html.find("<td class=\"id\" title=\"" + peer_key + "\">" + fp + "</td>") != std::string::npos);
+  CHECK(html.find("<td>udp</td>") != std::string::npos);
+  CHECK(html.find("<td>tcp</td>") != std::string::npos);
+  CHECK(html.find("<th>Transport</th><th>Key</th>") != std::string::npos);
+}
+
+TEST_CASE("the JSON has the server's key and transports, and each peer's transport and key") {
+  const auto doc = nlohmann::json::parse(render_status_json(busy_snapshot(), info_with_disk_files()));
+  CHECK(doc["server"]["public_key"] == server_key);
+  CHECK(doc["server"]["transports"] == "tcp+udp");
+  CHECK(doc["peers"][0]["transport"] == "tcp");
+  CHECK(doc["peers"][0]["public_key"] == "");
+  CHECK(doc["peers"][0]["key_fingerprint"] == "");
+  CHECK(doc["peers"][1]["transport"] == "udp");
+  CHECK(doc["peers"][1]["public_key"] == peer_key);
+  CHECK(doc["peers"][1]["key_fingerprint"] == pdtp::server::key_fingerprint(peer_key));
+  const auto idle = nlohmann::json::parse(render_status_json(ServerSnapshot{}, StatusInfo{}));
+  CHECK(idle["server"]["public_key"] == "");
+}
+
+TEST_CASE("a key fingerprint is the short form, and odd text is cut instead") {
+  const std::string fp = pdtp::server::key_fingerprint(peer_key);
+  CHECK(fp.size() == 39);  // 16 bytes as hex in groups of four
+  CHECK(std::count(fp.begin(), fp.end(), '-') == 7);
+  CHECK(pdtp::server::key_fingerprint("").empty());
+  CHECK(pdtp::server::key_fingerprint("not a key at all, much too long") == "not a key at all...");
+}
+
+TEST_CASE("metrics count peers by transport") {
+  const std::string text = render_metrics(busy_snapshot(), info_with_disk_files());
+  CHECK(text.find("pdtp_peers{transport=\"tcp\"} 1\n") != std::string::npos);
+  CHECK(text.find("pdtp_peers{transport=\"udp\"} 1\n") != std::string::npos);
 }
 
 TEST_CASE("every metrics line is a comment or a well-formed sample of a declared family") {
