@@ -8,11 +8,13 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <sodium.h>
 #include <asio.hpp>
 
 #include "known_hosts.hpp"
 #include "pdtp/secure/keys.hpp"
 #include "pdtp/transport/tcp.hpp"
+#include "pdtp/transport/udp.hpp"
 #include "pdtp/wire/url.hpp"
 #include "runtime.hpp"
 
@@ -24,6 +26,21 @@ std::string random_client_id() {
   char id[40];
   std::snprintf(id, sizeof id, "dsclient-%016llx", dist(rd));
   return id;
+}
+
+template <class Transport>
+int run_client(asio::io_context& io, const pdtp::client::ClientOptions& opt) {
+  pdtp::client::ClientRuntime<Transport> runtime(io, opt, random_client_id());
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const asio::error_code& ec, int) {
+    if (ec) return;
+    // We are on our way out: a second copy of the signal (e.g. `timeout` forwarding it to its
+    // process group as well) must not kill us after the handler is gone.
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGTERM, SIG_IGN);
+    runtime.stop();
+  });
+  return runtime.run();
 }
 
 }  // namespace
@@ -126,15 +143,11 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   std::signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
-  client::ClientRuntime<transport::Tcp> runtime(io, opt, random_client_id());
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const asio::error_code& ec, int) {
-    if (ec) return;
-    // We are on our way out: a second copy of the signal (e.g. `timeout` forwarding it to its
-    // process group as well) must not kill us after the handler is gone.
-    std::signal(SIGINT, SIG_IGN);
-    std::signal(SIGTERM, SIG_IGN);
-    runtime.stop();
-  });
-  return runtime.run();
+  if (opt.transport == "tcp") return run_client<transport::Tcp>(io, opt);
+  // A fresh key per run: peers and the server know this client by it for this run only.
+  secure::ensure_sodium();
+  transport::UdpOptions udp;
+  udp.identity = secure::generate_keypair([](secure::MutableByteView out) { randombytes_buf(out.data(), out.size()); });
+  transport::UdpHost host(io, udp);
+  return run_client<transport::Udp>(io, opt);
 }

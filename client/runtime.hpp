@@ -29,6 +29,8 @@
 #include "pdtp/transport/buffer.hpp"
 #include "pdtp/transport/concept.hpp"
 #include "pdtp/transport/stream_io.hpp"
+#include "pdtp/transport/udp.hpp"
+#include "known_hosts.hpp"
 #include "pdtp/wire/url.hpp"
 #include "progress.hpp"
 
@@ -130,6 +132,9 @@ class ClientRuntime {
            last_error);
       co_return;
     }
+    if constexpr (std::is_same_v<Transport, transport::Udp>) {
+      if (!check_server_identity()) co_return;
+    }
     control_owner_ = std::make_shared<int>(0);  // the control stream lives as long as this runtime
     out_ = std::make_shared<transport::Outbox<Stream>>(*control_, std::weak_ptr<void>(control_owner_));
     core_config_listen_port();
@@ -154,6 +159,35 @@ class ClientRuntime {
       std::fprintf(stderr, "dsclient: server closed the connection; stopping\n");
       shutdown();
     }
+  }
+
+  // Over UDP the handshake proved the server's key: it must be the pinned one (--server-key), or the
+  // one remembered for this server (trust on first use, as ssh does).
+  bool check_server_identity() {
+    const secure::PublicKey* seen = control_->remote_key();
+    if (!seen) {
+      fail("the server's key is unknown after the handshake");
+      return false;
+    }
+    const std::string name = known_hosts_name(opt_.server_host, opt_.server_port);
+    if (!opt_.server_key && opt_.known_hosts.empty()) {
+      std::fprintf(stderr, "dsclient: warning: no known hosts file (HOME unset) and no --server-key: %s's key %s is "
+                           "not checked\n", name.c_str(), secure::to_text(*seen).c_str());
+      return true;
+    }
+    auto check = check_server_key(opt_.known_hosts, name, *seen, opt_.server_key);
+    if (!check) {
+      fail(check.error().message);
+      return false;
+    }
+    if (check->verdict == ServerKeyCheck::mismatch) {
+      std::string_view m = check->message;
+      if (m.substr(0, 10) == "dsclient: ") m.remove_prefix(10);  // fail() says who speaks
+      fail(std::string(m));
+      return false;
+    }
+    if (check->verdict == ServerKeyCheck::first_use) std::fprintf(stderr, "%s\n", check->message.c_str());
+    return true;
   }
 
   void core_config_listen_port() {
@@ -454,7 +488,17 @@ class ClientRuntime {
       co_return std::nullopt;
     }
     try {
-      co_return co_await Transport::connect({addr, t.port}, opt_.bind);
+      if constexpr (std::is_same_v<Transport, transport::Udp>) {
+        // Only the peer the server named may answer: its key comes with the transfer.
+        auto key = secure::parse_public_key(t.peer_key);
+        if (!key) {
+          reason = "the server named no valid key for peer " + t.peer_id;
+          co_return std::nullopt;
+        }
+        co_return co_await Transport::connect(transport::UdpEndpoint(addr, t.port, *key), opt_.bind);
+      } else {
+        co_return co_await Transport::connect({addr, t.port}, opt_.bind);
+      }
     } catch (const std::exception& e) {
       reason = "cannot connect to " + t.host + ":" + std::to_string(t.port) + ": " + e.what();
       co_return std::nullopt;
@@ -547,7 +591,9 @@ class ClientRuntime {
       co_return;
     }
     std::string peer_ip = Transport::remote_ip(s);
-    auto token = core_.on_incoming_request(req->method, peer_ip, req->peer_id, req->path, *range, now());
+    std::string peer_key;
+    if constexpr (std::is_same_v<Transport, transport::Udp>) peer_key = Transport::remote_key(s);
+    auto token = core_.on_incoming_request(req->method, peer_ip, req->peer_id, req->path, *range, now(), peer_key);
     if (!token) {
       int st = token.error().message.empty() ? 404 : 404;
       switch (token.error().code) {
@@ -709,6 +755,9 @@ class ClientRuntime {
     timer_.cancel();
     progress_.stop();
     for (auto& [t, d] : decisions_) d->timer.cancel();
+    if constexpr (std::is_same_v<Transport, transport::Udp>) {
+      if (auto* host = transport::UdpHost::of(io_.get_executor())) host->close();
+    }
     io_.stop();
   }
 

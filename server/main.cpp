@@ -2,6 +2,8 @@
 #include <malloc.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <optional>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -10,6 +12,7 @@
 
 #include "catalog.hpp"
 #include "cli.hpp"
+#include "identity.hpp"
 #include "runtime.hpp"
 
 int main(int argc, char** argv) {
@@ -23,12 +26,33 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
   DirectoryCatalog catalog(settings.file_root, settings.chunk_size, settings.streaming);
-  ServerRuntime<pdtp::transport::Tcp> runtime(io, settings, catalog);
+  // Printed after the banner below; read first so a bad key file stops us before we listen.
+  std::optional<pdtp::transport::UdpHost> udp;
+  std::string key_line;
+  if (settings.uses_udp()) {
+    char* text = nullptr;
+    std::size_t len = 0;
+    std::FILE* mem = open_memstream(&text, &len);
+    auto keys = server_identity(settings, mem);
+    std::fclose(mem);
+    key_line.assign(text ? text : "", len);
+    std::free(text);
+    if (!keys) {
+      std::fprintf(stderr, "dstream: %s\n", keys.error().message.c_str());
+      return 1;
+    }
+    pdtp::transport::UdpOptions options;
+    options.identity = *keys;
+    udp.emplace(io, options);
+  }
+  ServerRuntime runtime(io, settings, catalog, udp ? &*udp : nullptr);
   try {
     runtime.start();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "dstream: cannot listen on %s ports %u and %u: %s\n", settings.host.c_str(),
-                 static_cast<unsigned>(settings.port), static_cast<unsigned>(settings.http_port()), e.what());
+    std::fprintf(stderr, "dstream: cannot listen on %s port %u (%s) and HTTP port %u: %s\n", settings.host.c_str(),
+                 static_cast<unsigned>(settings.port),
+                 settings.uses_tcp() && settings.uses_udp() ? "TCP and UDP" : settings.uses_udp() ? "UDP" : "TCP",
+                 static_cast<unsigned>(settings.http_port()), e.what());
     return 1;
   }
   // Listening on every interface: show an address that works from this machine.
@@ -40,6 +64,7 @@ int main(int argc, char** argv) {
                PDTP_VERSION, settings.file_root.string().c_str(), static_cast<unsigned long long>(settings.chunk_size),
                shown.c_str(), static_cast<unsigned>(runtime.control_port()), shown.c_str(),
                static_cast<unsigned>(runtime.http_port()));
+  std::fputs(key_line.c_str(), stderr);
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code& ec, int sig) {
@@ -48,6 +73,7 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, SIG_IGN);  // on our way out: a repeated signal must not kill us mid-shutdown
     std::signal(SIGTERM, SIG_IGN);
     runtime.stop();
+    if (udp) udp->close();
     io.stop();
   });
   io.run();

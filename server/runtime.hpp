@@ -1,5 +1,7 @@
 // dstream's network runtime, written once over the transport concept: control connections drive
 // the pure server core; the HTTP port serves the status page and the server's own file service.
+// Plain TCP (control port + HTTP port) and encrypted UDP (one socket on the control port number,
+// carrying control and file-service streams alike) feed the same core, so one swarm mixes both.
 #pragma once
 
 #include <sys/sendfile.h>
@@ -26,6 +28,7 @@
 #include "pdtp/transport/concept.hpp"
 #include "pdtp/transport/stream_io.hpp"
 #include "pdtp/transport/tcp.hpp"
+#include "pdtp/transport/udp.hpp"
 #include "settings.hpp"
 #include "status.hpp"
 
@@ -57,16 +60,16 @@ class Log {
   bool quiet_;
 };
 
-template <transport::StreamTransport Transport>
 class ServerRuntime {
-  using Stream = typename Transport::stream;
-
  public:
-  ServerRuntime(asio::io_context& io, const ServerSettings& settings, DirectoryCatalog& catalog)
+  // `udp`: the process's UDP host (its key is the server's identity), or nullptr for TCP only.
+  ServerRuntime(asio::io_context& io, const ServerSettings& settings, DirectoryCatalog& catalog,
+                transport::UdpHost* udp = nullptr)
       : io_(io),
         settings_(settings),
         catalog_(catalog),
-        core_(make_core_config(settings), catalog),
+        udp_(udp),
+        core_(make_core_config(settings, udp), catalog),
         timer_(io),
         log_(settings.quiet),
         started_(std::chrono::steady_clock::now()) {}
@@ -74,36 +77,65 @@ class ServerRuntime {
   // Bind both ports (throws asio::system_error naming nothing; the caller reports it) and start serving.
   void start() {
     auto addr = asio::ip::make_address(settings_.host);
-    control_ = std::make_unique<typename Transport::acceptor>(
-        Transport::listen(io_.get_executor(), {addr, settings_.port}));
+    if (settings_.uses_tcp()) {
+      control_ = std::make_unique<asio::ip::tcp::acceptor>(transport::Tcp::listen(io_.get_executor(), {addr, settings_.port}));
+      asio::co_spawn(io_, accept_control(), asio::detached);
+    }
+    if (udp_) {
+      udp_control_.emplace(transport::Udp::listen(io_.get_executor(), {addr, settings_.port}));
+      asio::co_spawn(io_, accept_udp(), asio::detached);
+    }
     http_ = std::make_unique<asio::ip::tcp::acceptor>(
         transport::Tcp::listen(io_.get_executor(), {addr, settings_.http_port()}));
-    asio::co_spawn(io_, accept_control(), asio::detached);
     asio::co_spawn(io_, accept_http(), asio::detached);
   }
 
-  std::uint16_t control_port() const { return control_->local_endpoint().port(); }
+  std::uint16_t control_port() const {
+    return control_ ? control_->local_endpoint().port() : udp_control_->local_endpoint().port();
+  }
   std::uint16_t http_port() const { return http_->local_endpoint().port(); }
   void stop() {
     asio::error_code ec;
     if (control_) control_->close(ec);
+    if (udp_control_) udp_control_->close(ec);
     if (http_) http_->close(ec);
-    for (auto& [id, c] : conns_) c->stream.close(ec);
+    for (auto& [id, c] : conns_) c->close();
     timer_.cancel();
   }
 
  private:
+  // A control connection over either transport: what drain() and the read loop need of it.
   struct ControlConn {
-    explicit ControlConn(Stream s) : stream(std::move(s)) {}
-    Stream stream;
-    std::shared_ptr<transport::Outbox<Stream>> out;
+    virtual ~ControlConn() = default;
+    virtual void push(std::string_view bytes) = 0;
+    virtual void close_after_flush() = 0;
+    virtual void close() = 0;
+    virtual std::size_t queued_bytes() const = 0;
     std::string remote;
     bool closed = false;
   };
+  template <class Stream>
+  struct ControlConnOver final : ControlConn {
+    explicit ControlConnOver(Stream s) : stream(std::move(s)) {}
+    void push(std::string_view bytes) override { out->push(bytes); }
+    void close_after_flush() override { out->close_after_flush(); }
+    void close() override {
+      asio::error_code ig;
+      stream.close(ig);
+    }
+    std::size_t queued_bytes() const override { return out->queued_bytes(); }
+    Stream stream;
+    std::shared_ptr<transport::Outbox<Stream>> out;
+  };
 
-  static core::ServerConfig make_core_config(const ServerSettings& s) {
+  static core::ServerConfig make_core_config(const ServerSettings& s, transport::UdpHost* udp) {
     core::ServerConfig c;
-    c.file_service_port = s.http_port();
+    c.file_service_port = s.uses_tcp() ? s.http_port() : 0;
+    if (udp) {
+      c.udp_file_service_port = s.port;  // the UDP socket serves files too (see accept_udp)
+      c.server_public_key = secure::to_text(udp->public_key());
+    }
+    c.require_encryption = s.require_encryption;
     c.peer_upload_slots = s.peer_upload_slots;
     c.peer_download_slots = s.peer_download_slots;
     c.file_service_slots = s.file_service_slots;
@@ -119,7 +151,7 @@ class ServerRuntime {
   asio::awaitable<void> accept_control() {
     for (;;) {
       asio::error_code ec;
-      Stream s(io_);
+      asio::ip::tcp::socket s(io_);
       co_await control_->async_accept(s, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (ec == asio::error::operation_aborted || !control_->is_open()) co_return;
@@ -127,17 +159,61 @@ class ServerRuntime {
         co_await pause_after_accept_error();
         continue;
       }
-      Transport::prepare_accepted(s);
-      auto conn = std::make_shared<ControlConn>(std::move(s));
-      conn->out = std::make_shared<transport::Outbox<Stream>>(conn->stream, std::weak_ptr<void>(conn));
-      conn->remote = Transport::remote_ip(conn->stream);
-      core::ConnId id = next_conn_++;
-      conns_.emplace(id, conn);
-      log_.info("control connection %llu from %s", static_cast<unsigned long long>(id), conn->remote.c_str());
-      core_.on_connect(id, conn->remote, Transport::local_ip(conn->stream), now());
-      drain();
-      asio::co_spawn(io_, read_control(id, conn), asio::detached);
+      transport::Tcp::prepare_accepted(s);
+      start_control<transport::Tcp>(std::move(s), core::PeerLink{}, {});
     }
+  }
+
+  // Streams opened over UDP carry either PDTP control frames (a 2-byte length: its first byte is below
+  // 'A' for any frame under 16 kB, and the first frame, register, is far shorter) or peer HTTP (a
+  // request: its first byte is a method's capital letter).
+  asio::awaitable<void> accept_udp() {
+    for (;;) {
+      asio::error_code ec;
+      transport::UdpStream s(io_);
+      co_await udp_control_->async_accept(s, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !udp_control_->is_open()) co_return;
+        continue;
+      }
+      asio::co_spawn(io_, sort_udp_stream(std::move(s)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> sort_udp_stream(transport::UdpStream s) {
+    char first[4096];
+    asio::error_code ec;
+    std::size_t n = 0;
+    {
+      transport::Watchdog dog(io_.get_executor(), kFirstFrameTimeout, [&s] {
+        asio::error_code ig;
+        s.close(ig);
+      });
+      n = co_await s.async_read_some(asio::buffer(first), asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (ec || n == 0) co_return;
+    std::string initial(first, n);
+    if (static_cast<unsigned char>(first[0]) >= 'A') {
+      co_await http_session(std::move(s), std::move(initial));
+      co_return;
+    }
+    core::PeerLink link{core::LinkTransport::udp, transport::Udp::remote_key(s)};
+    start_control<transport::Udp>(std::move(s), std::move(link), std::move(initial));
+  }
+
+  template <class T>
+  void start_control(typename T::stream s, core::PeerLink link, std::string initial) {
+    using Stream = typename T::stream;
+    auto conn = std::make_shared<ControlConnOver<Stream>>(std::move(s));
+    conn->out = std::make_shared<transport::Outbox<Stream>>(conn->stream, std::weak_ptr<void>(conn));
+    conn->remote = T::remote_ip(conn->stream);
+    core::ConnId id = next_conn_++;
+    conns_.emplace(id, conn);
+    log_.info("control connection %llu from %s over %s", static_cast<unsigned long long>(id), conn->remote.c_str(),
+              std::string(T::name).c_str());
+    core_.on_connect(id, conn->remote, T::local_ip(conn->stream), now(), std::move(link));
+    drain();
+    asio::co_spawn(io_, read_control<Stream>(id, conn, std::move(initial)), asio::detached);
   }
 
   // Out of file descriptors (or similar): wait a little instead of spinning on accept.
@@ -147,13 +223,21 @@ class ServerRuntime {
     co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ig));
   }
 
-  asio::awaitable<void> read_control(core::ConnId id, std::shared_ptr<ControlConn> conn) {
+  template <class Stream>
+  asio::awaitable<void> read_control(core::ConnId id, std::shared_ptr<ControlConnOver<Stream>> conn,
+                                     std::string initial) {
     char buf[16384];
+    if (!initial.empty()) {
+      core_.on_data(id, initial, now());
+      drain();
+    }
     // A connection that says nothing is closed; once it has spoken it may stay idle for ever.
-    std::optional<transport::Watchdog> silent(std::in_place, io_.get_executor(), kFirstFrameTimeout, [conn] {
-      asio::error_code ig;
-      conn->stream.close(ig);
-    });
+    std::optional<transport::Watchdog> silent;
+    if (initial.empty())
+      silent.emplace(io_.get_executor(), kFirstFrameTimeout, [conn] {
+        asio::error_code ig;
+        conn->stream.close(ig);
+      });
     for (;;) {
       asio::error_code ec;
       std::size_t n =
@@ -192,14 +276,14 @@ class ServerRuntime {
     while (core_.poll_action(action)) {
       if (auto* send = std::get_if<core::SendFrame>(&action)) {
         auto it = conns_.find(send->conn);
-        if (it != conns_.end()) it->second->out->push(send->bytes);
+        if (it != conns_.end()) it->second->push(send->bytes);
       } else if (auto* close = std::get_if<core::CloseConn>(&action)) {
         auto it = conns_.find(close->conn);
         if (it != conns_.end()) {
           log_.info("closing control connection %llu (%s)", static_cast<unsigned long long>(close->conn),
                     it->second->remote.c_str());
           it->second->closed = true;
-          it->second->out->close_after_flush();
+          it->second->close_after_flush();
         }
       }
     }
@@ -234,7 +318,7 @@ class ServerRuntime {
         continue;
       }
       transport::Tcp::prepare_accepted(s);
-      asio::co_spawn(io_, http_session(std::move(s)), asio::detached);
+      asio::co_spawn(io_, http_session(std::move(s), std::string()), asio::detached);
     }
   }
 
@@ -265,8 +349,9 @@ class ServerRuntime {
     return info;
   }
 
-  asio::awaitable<void> http_session(asio::ip::tcp::socket s) {
-    std::string buf;
+  // `buf`: bytes already read from the stream (the start of its first request).
+  template <class S>
+  asio::awaitable<void> http_session(S s, std::string buf) {
     const http::HttpLimits limits;
     transport::Watchdog dog(s.get_executor(), std::chrono::seconds(30), [&s] {
       asio::error_code ig;
@@ -335,7 +420,7 @@ class ServerRuntime {
     if (!req->range_header) co_return co_await respond(s, 416, "text/plain", "a Range header is required\n");
     auto range = http::parse_range_header(*req->range_header, file->size);
     if (!range) co_return co_await respond(s, http::status_for(range.error()), "text/plain", range.error().message + "\n");
-    auto verdict = core_.authorize_file_service(req->peer_id, req->path, *range, now(), transport::Tcp::remote_ip(s));
+    auto verdict = core_.authorize_file_service(req->peer_id, req->path, *range, now(), remote_ip_of(s), remote_key_of(s));
     switch (verdict) {
       case core::FileServiceVerdict::ok: break;
       case core::FileServiceVerdict::unknown_file:
@@ -351,6 +436,29 @@ class ServerRuntime {
     asio::error_code ec;
     if (!co_await transport::write_all(s, asio::buffer(out), ec)) co_return false;
     co_return co_await send_file_range(s, file->fd, *range);
+  }
+
+  static std::string remote_ip_of(const asio::ip::tcp::socket& s) { return transport::Tcp::remote_ip(s); }
+  static std::string remote_ip_of(const transport::UdpStream& s) { return transport::Udp::remote_ip(s); }
+  static std::string remote_key_of(const asio::ip::tcp::socket&) { return {}; }
+  static std::string remote_key_of(const transport::UdpStream& s) { return transport::Udp::remote_key(s); }
+
+  // Over an encrypted stream the bytes pass through user space to be sealed: read, then write.
+  static asio::awaitable<bool> send_file_range(transport::UdpStream& s, int fd, ByteRange range) {
+    std::vector<char> buf(std::min<std::uint64_t>(range.size(), 256 * 1024));
+    std::uint64_t offset = range.min;
+    std::uint64_t left = range.size();
+    while (left > 0) {
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size()));
+      ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) co_return false;  // the file shrank under us
+      asio::error_code ec;
+      if (!co_await transport::write_all(s, asio::buffer(buf.data(), static_cast<std::size_t>(n)), ec)) co_return false;
+      offset += static_cast<std::uint64_t>(n);
+      left -= static_cast<std::uint64_t>(n);
+    }
+    co_return true;
   }
 
   // The body straight from the page cache to the socket (sendfile), as static file servers do.
@@ -381,13 +489,15 @@ class ServerRuntime {
   asio::io_context& io_;
   ServerSettings settings_;
   DirectoryCatalog& catalog_;
+  transport::UdpHost* udp_;
   core::Server core_;
   asio::steady_timer timer_;
   bool timer_armed_ = false;
   core::TimePoint armed_for_{};
   Log log_;
   std::chrono::steady_clock::time_point started_;
-  std::unique_ptr<typename Transport::acceptor> control_;
+  std::unique_ptr<asio::ip::tcp::acceptor> control_;
+  std::optional<transport::UdpAcceptor> udp_control_;
   std::unique_ptr<asio::ip::tcp::acceptor> http_;
   std::unordered_map<core::ConnId, std::shared_ptr<ControlConn>> conns_;
   core::ConnId next_conn_ = 1;
