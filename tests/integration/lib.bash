@@ -4,6 +4,8 @@ set -euo pipefail
 : "${DSTREAM:?set DSTREAM to the dstream binary}" "${DSCLIENT:?set DSCLIENT to the dsclient binary}"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pdtp-it.XXXXXX")
+# Keys and known hosts go to the scratch directory, never to the user's own config.
+export XDG_CONFIG_HOME="$WORK/config"
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done

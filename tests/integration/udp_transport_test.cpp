@@ -205,3 +205,26 @@ TEST_CASE("udp transport: a connect pinned to the wrong key fails with a clear e
   }(server.port, wrong));
   CHECK(error.find("no answer from 127.0.0.1:" + std::to_string(server.port)) != std::string::npos);
 }
+
+TEST_CASE("udp transport: a connect to a port where nothing listens is refused at once") {
+  Client client;
+  // A port that was just free: bind, note it, close.
+  std::uint16_t port = 0;
+  {
+    asio::io_context io;
+    asio::ip::udp::socket probe(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    port = probe.local_endpoint().port();
+  }
+  auto error = client.run([](std::uint16_t p) -> asio::awaitable<std::string> {
+    try {
+      co_await Udp::connect({asio::ip::make_address("127.0.0.1"), p}, std::nullopt);
+    } catch (const std::exception& e) {
+      co_return std::string(e.what());
+    }
+    co_return std::string();
+  }(port));
+  CHECK(error.find("connection refused by 127.0.0.1: nothing listens on UDP port " + std::to_string(port)) !=
+        std::string::npos);
+  // Refused by the first ICMP answer, not by running out of retries (which takes ~8 s).
+  CHECK(client.host->endpoint_stats().connects_failed == 0);
+}

@@ -116,6 +116,13 @@ class SecureEndpoint {
     return Handle{index};
   }
 
+  // Gives up a connect still in its handshake (e.g. the network said nothing listens there); no
+  // event follows. A connection already established is not affected.
+  void abandon(Handle h) {
+    const auto id = rudp::to_u32(h);
+    if (sessions_pending_.erase(id)) initiating_.erase(id);
+  }
+
   rudp::Connection* connection(Handle h) noexcept {
     auto it = sessions_.find(rudp::to_u32(h));
     return it == sessions_.end() ? nullptr : rudp_.connection(rudp::ConnectionId{it->second.current});

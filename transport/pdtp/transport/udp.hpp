@@ -90,8 +90,8 @@ struct UdpOptions {
 
   static rudp::Config default_config() {
     rudp::Config c;
-    c.keep_alive_interval = std::chrono::seconds(10);  // control streams may be quiet for minutes
-    c.idle_timeout = std::chrono::seconds(45);
+    c.keep_alive_interval = std::chrono::seconds(5);  // control streams may be quiet for minutes
+    c.idle_timeout = std::chrono::seconds(15);         // a peer that vanished is noticed after this
     return c;
   }
 };
@@ -151,7 +151,16 @@ class UdpHost {
     arm_reaper();
   }
 
+  // Tells every peer we are leaving (CLOSE, sent now, best effort), then stops.
   void close() {
+    if (closing_) return;
+    if (socket_.is_open()) {
+      const auto t = now();
+      for (auto& [h, c] : conns_)
+        if (auto* rc = ep_.connection(c->handle)) rc->abort(t, 0, "shutting down");
+      waiting_writable_ = false;
+      flush();
+    }
     closing_ = true;
     socket_.close();
     timer_.cancel();
@@ -283,7 +292,7 @@ class UdpHost {
       co_await socket_.socket().async_wait(asio::socket_base::wait_read, asio::redirect_error(asio::use_awaitable, ec));
       if (ec || closing_) co_return;
       const auto t = now();
-      for (int rounds = 0; rounds < 8; ++rounds) {
+      for (int rounds = 0; rounds < 16; ++rounds) {
         bool any = socket_.receive_batch([&](const asio::ip::udp::endpoint& from, const asio::ip::address& local,
                                             std::span<const std::uint8_t> bytes) {
           ++stats_.datagrams_in;
@@ -294,6 +303,7 @@ class UdpHost {
         });
         if (!any) break;
       }
+      for (const auto& ep : socket_.take_unreachable()) refuse_connects_to(ep);
       process();
     }
   }
@@ -388,6 +398,24 @@ class UdpHost {
   void drain_events() {
     while (auto e = ep_.poll_event()) {
       std::visit([this](auto& ev) { on_event(ev); }, *e);
+    }
+  }
+
+  // Nothing listens on that port: connects still in their handshake fail now. (ICMP is not
+  // authenticated, so established connections ignore it and rely on their own timeouts.)
+  void refuse_connects_to(const asio::ip::udp::endpoint& ep) {
+    for (auto it = conns_.begin(); it != conns_.end();) {
+      auto conn = it->second;
+      if (conn->outgoing && !conn->established && conn->peer == ep) {
+        ep_.abandon(conn->handle);
+        conn->failure = "connection refused by " + ep.address().to_string() + ": nothing listens on UDP port " +
+                        std::to_string(ep.port());
+        conn->closed = true;
+        it = conns_.erase(it);
+        conn->ready.cancel();
+      } else {
+        ++it;
+      }
     }
   }
 

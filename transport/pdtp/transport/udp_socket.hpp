@@ -3,6 +3,7 @@
 // to plain batches where the kernel lacks them. No protocol here: bytes and addresses only.
 #pragma once
 
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include <asio.hpp>
@@ -41,7 +43,12 @@ class BatchedUdpSocket {
     const int fd = socket_.native_handle();
     int one = 1;
     if (::setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) == 0) gro_ = true;
-    if (at.protocol() == asio::ip::udp::v4()) ::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+    if (at.protocol() == asio::ip::udp::v4()) {
+      ::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+      // ICMP errors (e.g. port unreachable) are queued for us to read: a connect to a closed port
+      // can fail at once instead of after every retry.
+      ::setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof one);
+    }
     socket_.bind(at);
     rx_.assign(batch * receive_buffer, 0);
   }
@@ -76,6 +83,7 @@ class BatchedUdpSocket {
       msgs[i].msg_hdr.msg_controllen = sizeof control[i];
     }
     const int n = ::recvmmsg(socket_.native_handle(), msgs, batch, MSG_DONTWAIT, nullptr);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return drain_errors();
     if (n <= 0) return false;
     for (int i = 0; i < n; ++i) {
       asio::ip::udp::endpoint ep;
@@ -159,8 +167,42 @@ class BatchedUdpSocket {
 
   bool gso() const noexcept { return gso_; }
 
+  // Destinations the network said are unreachable (ICMP), collected since the last take.
+  std::vector<asio::ip::udp::endpoint> take_unreachable() { return std::exchange(unreachable_, {}); }
+
  private:
+  // Reads the socket's error queue: each entry names the destination of a datagram that bounced.
+  bool drain_errors() {
+    for (int i = 0; i < 64; ++i) {
+      sockaddr_storage dest{};
+      char data[64];
+      alignas(cmsghdr) char control[512];
+      iovec iov{data, sizeof data};
+      msghdr h{};
+      h.msg_name = &dest;
+      h.msg_namelen = sizeof dest;
+      h.msg_iov = &iov;
+      h.msg_iovlen = 1;
+      h.msg_control = control;
+      h.msg_controllen = sizeof control;
+      if (::recvmsg(socket_.native_handle(), &h, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+        if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_RECVERR) continue;
+        sock_extended_err err;
+        std::memcpy(&err, CMSG_DATA(c), sizeof err);
+        if (err.ee_origin != SO_EE_ORIGIN_ICMP || err.ee_errno != ECONNREFUSED) continue;
+        asio::ip::udp::endpoint ep;
+        const auto len = std::min<std::size_t>(h.msg_namelen, ep.capacity());
+        std::memcpy(ep.data(), &dest, len);
+        ep.resize(len);
+        if (unreachable_.size() < 256) unreachable_.push_back(ep);
+      }
+    }
+    return true;  // the caller reads again: data may be queued behind the error
+  }
+
   asio::ip::udp::socket socket_;
+  std::vector<asio::ip::udp::endpoint> unreachable_;
   std::vector<std::uint8_t> rx_;
   bool gro_ = false;
   bool gso_ = true;
