@@ -262,7 +262,7 @@ echo "  load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; kernel 
 
 if ! grep -qw cubic <<<"$ALLOWED_ORIG" || ! grep -qw bbr <<<"$ALLOWED_ORIG"; then
   ALLOWED_CHANGED=1
-  sysctl -qw "$ALLOWED_KEY=$(printf '%s\n' $ALLOWED_ORIG "${CCS[@]}" | awk '!seen[$0]++' | xargs)"
+  sysctl -qw "$ALLOWED_KEY=$({ tr -s ' ' '\n' <<<"$ALLOWED_ORIG"; printf '%s\n' "${CCS[@]}"; } | awk 'NF && !seen[$0]++' | xargs)"
 fi
 
 declare -A GOODPUT
