@@ -2,7 +2,9 @@
 // and its operands: connect, raw bytes, a well-formed message built from a few bytes (so the fuzzer
 // reaches deep states: registered peers, requests, transfers, completions), disconnect, time passing.
 // After every step: every frame the server sent must decode, nothing may follow a CloseConn, and the
-// snapshot must respect the slot limits. abort() on any violation.
+// snapshot must respect the slot limits. Connections 3..5 come over udp (with keys): transfers to them,
+// and only to them, carry peer_key, and no transfer pairs peers of different transports.
+// abort() on any violation.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -66,6 +68,9 @@ struct Driver {
     c.file_service_slots = 4;
     c.max_client_id_bytes = 8;
     c.transfer_timeout = std::chrono::seconds(5);
+    c.file_service_port = 6087;
+    c.udp_file_service_port = 6088;
+    c.server_public_key = "server-key";
     return c;
   }();
   core::Server server{config, catalog};
@@ -76,6 +81,13 @@ struct Driver {
 
   void check(bool ok) {
     if (!ok) std::abort();
+  }
+
+  static bool udp(core::ConnId conn) { return conn >= 3; }
+  static std::string key_of(std::uint8_t n) { return "k" + std::to_string(n); }
+  static core::PeerLink link_of(core::ConnId conn) {
+    if (!udp(conn)) return {};
+    return {core::LinkTransport::udp, key_of(static_cast<std::uint8_t>(conn))};
   }
 
   void pump() {
@@ -94,6 +106,11 @@ struct Driver {
           auto m = decode_message(*body);
           check(m.ok());
           if (auto* t = std::get_if<Transfer>(&*m)) {
+            check(t->peer_key.has_value() == udp(s->conn));
+            if (t->peer_id == server_peer_id) {
+              check(t->port == (udp(s->conn) ? config.udp_file_service_port : config.file_service_port));
+              if (udp(s->conn)) check(*t->peer_key == config.server_public_key);
+            }
             auto& list = transfers[s->conn];
             if (list.size() >= 16) list.erase(list.begin());
             list.push_back(*t);
@@ -113,7 +130,12 @@ struct Driver {
       downloads += p.downloads;
       uploads += p.uploads;
     }
-    for (const auto& t : snap.transfers) from_server += t.giver == server_peer_id;
+    std::map<std::string, core::LinkTransport> transport;
+    for (const auto& p : snap.peers) transport[p.id] = p.transport;
+    for (const auto& t : snap.transfers) {
+      from_server += t.giver == server_peer_id;
+      if (t.giver != server_peer_id) check(transport.at(t.giver) == transport.at(t.taker));
+    }
     check(downloads == snap.transfers.size());
     check(uploads + from_server == snap.transfers.size());
     check(from_server <= config.file_service_slots);
@@ -142,8 +164,10 @@ struct Driver {
       case 5: return Unprovide{url(a), range(b)};
       case 6: {
         auto r = range(b);
+        std::optional<std::string> key;
+        if (b % 4 != 0) key = key_of(b % 6);
         return AskVerify{"10.0.0." + std::to_string(a % 8), url(a / 8), r ? *r : ByteRange{0, 99},
-                         "p" + std::to_string(a % 6)};
+                         "p" + std::to_string(a % 6), key};
       }
       case 7: {  // complete one of the transfers this connection was told about
         auto& list = transfers[conn];
@@ -164,7 +188,7 @@ struct Driver {
     switch (op % 7) {
       case 0:
         if (open.count(conn)) break;
-        server.on_connect(conn, "10.0.0." + std::to_string(conn), "192.168.0.1", now);
+        server.on_connect(conn, "10.0.0." + std::to_string(conn), "192.168.0.1", now, link_of(conn));
         open.insert(conn);
         closed.erase(conn);
         decoders.erase(conn);
@@ -196,7 +220,9 @@ struct Driver {
       default: {
         const std::uint8_t b = in.byte();
         auto r = range(b);
-        (void)server.authorize_file_service("p" + std::to_string(conn), url(b), r ? *r : ByteRange{0, 99}, now);
+        const std::string key = op % 2 ? key_of(static_cast<std::uint8_t>(conn)) : std::string();
+        (void)server.authorize_file_service("p" + std::to_string(conn), url(b), r ? *r : ByteRange{0, 99}, now, {},
+                                            key);
         break;
       }
     }
