@@ -56,32 +56,6 @@ std::vector<std::string_view> words(std::string_view line) {
   return out;
 }
 
-// One usable "host:port KEY" line of the file.
-struct Entry {
-  std::size_t line = 0;
-  std::string name;
-  secure::PublicKey key;
-};
-
-std::vector<Entry> parse_entries(std::string_view text) {
-  std::vector<Entry> out;
-  std::size_t line_no = 0;
-  while (!text.empty()) {
-    ++line_no;
-    const std::size_t nl = text.find('\n');
-    const std::string_view line = text.substr(0, nl);
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-    const auto w = words(line);
-    if (w.empty() || w[0].front() == '#') continue;
-    // "host:port KEY", optionally followed by a comment; anything else is skipped, not fatal.
-    if (w.size() < 2 || (w.size() > 2 && w[2].front() != '#')) continue;
-    Result<secure::PublicKey> key = secure::parse_public_key(w[1]);
-    if (!key) continue;
-    out.push_back(Entry{line_no, std::string(w[0]), *key});
-  }
-  return out;
-}
-
 // The file's text, or nothing when it does not exist.
 Result<std::optional<std::string>> read_known_hosts(const fs::path& file) {
   Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
@@ -151,6 +125,25 @@ std::string mismatch_message(std::string_view host_port, const secure::PublicKey
 
 }  // namespace
 
+std::vector<KnownHost> parse_known_hosts(std::string_view text) {
+  std::vector<KnownHost> out;
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    const std::size_t nl = text.find('\n');
+    const std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    const auto w = words(line);
+    if (w.empty() || w[0].front() == '#') continue;
+    // "host:port KEY", optionally followed by a comment; anything else is skipped, not fatal.
+    if (w.size() < 2 || (w.size() > 2 && w[2].front() != '#')) continue;
+    Result<secure::PublicKey> key = secure::parse_public_key(w[1]);
+    if (!key) continue;
+    out.push_back(KnownHost{line_no, std::string(w[0]), *key});
+  }
+  return out;
+}
+
 fs::path default_known_hosts_path() {
   const char* xdg = std::getenv("XDG_CONFIG_HOME");
   if (xdg != nullptr && xdg[0] == '/') return fs::path(xdg) / "distribustream" / "known_hosts";
@@ -194,10 +187,10 @@ Result<ServerKeyCheck> check_server_key(const fs::path& known_hosts, std::string
   Result<std::optional<std::string>> text = read_known_hosts(known_hosts);
   if (!text) return text.error();
 
-  const Entry* changed = nullptr;
+  const KnownHost* changed = nullptr;
   if (*text) {
-    const std::vector<Entry> entries = parse_entries(**text);
-    for (const Entry& e : entries) {
+    const std::vector<KnownHost> entries = parse_known_hosts(**text);
+    for (const KnownHost& e : entries) {
       if (e.name != name) continue;
       if (e.key == seen) {
         return ServerKeyCheck{ServerKeyCheck::match, "dsclient: the key of " + name + " matches line " +

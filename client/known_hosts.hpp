@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pdtp/result.hpp"
 #include "pdtp/secure/keys.hpp"
@@ -25,6 +26,17 @@ std::filesystem::path default_known_hosts_path();
 
 // The name a server has in the file: "host:port", with brackets around an IPv6 host.
 std::string known_hosts_name(std::string_view host, std::uint16_t port);
+
+// One usable line of a known hosts file.
+struct KnownHost {
+  std::size_t line = 0;  // 1-based line number in the file
+  std::string name;      // "host:port" as written
+  secure::PublicKey key;
+};
+
+// The usable lines of a known hosts file's text, in file order. Comments, blank lines and
+// malformed lines (not "NAME KEY [# comment]", or a key parse_public_key refuses) are skipped.
+std::vector<KnownHost> parse_known_hosts(std::string_view text);
 
 struct ServerKeyCheck {
   enum Verdict { match, first_use, mismatch } verdict;

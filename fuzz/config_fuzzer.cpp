@@ -24,7 +24,8 @@ bool same(const ServerSettings& a, const ServerSettings& b) {
   return a.vhost == b.vhost && a.host == b.host && a.port == b.port && a.quiet == b.quiet &&
          a.file_root == b.file_root && a.chunk_size == b.chunk_size && a.streaming == b.streaming &&
          a.peer_upload_slots == b.peer_upload_slots && a.peer_download_slots == b.peer_download_slots &&
-         a.file_service_slots == b.file_service_slots && a.transfer_timeout_ms == b.transfer_timeout_ms;
+         a.file_service_slots == b.file_service_slots && a.transfer_timeout_ms == b.transfer_timeout_ms &&
+         a.transport == b.transport && a.require_encryption == b.require_encryption && a.key_file == b.key_file;
 }
 
 // The settings as a YAML document; empty if yaml-cpp cannot emit them.
@@ -42,6 +43,9 @@ std::string emit(const ServerSettings& s) {
   out << YAML::Key << "peer_download_slots" << YAML::Value << s.peer_download_slots;
   out << YAML::Key << "file_service_slots" << YAML::Value << s.file_service_slots;
   out << YAML::Key << "transfer_timeout_ms" << YAML::Value << s.transfer_timeout_ms;
+  out << YAML::Key << "transport" << YAML::Value << std::string(pdtp::server::transport_name(s.transport));
+  out << YAML::Key << "require_encryption" << YAML::Value << s.require_encryption;
+  if (!s.key_file.empty()) out << YAML::Key << "key_file" << YAML::Value << YAML::DoubleQuoted << s.key_file.string();
   out << YAML::EndMap;
   return out.good() ? std::string(out.c_str(), out.size()) : std::string();
 }
@@ -64,10 +68,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(s.peer_upload_slots >= 1 && s.peer_download_slots >= 1 && s.file_service_slots >= 1);
   check(s.transfer_timeout_ms >= 1);
   check(!s.host.empty());
+  check(!(s.require_encryption && s.transport == pdtp::server::TransportMode::tcp));
 
   // Round trip, for ASCII strings: yaml-cpp's reader rewrites some code points (invalid UTF-8,
   // noncharacters such as U+FFFF become U+FFFD), which is its business, not ours.
-  for (const std::string& str : {s.vhost, s.host, s.file_root.string()}) {
+  for (const std::string& str : {s.vhost, s.host, s.file_root.string(), s.key_file.string()}) {
     for (unsigned char c : str) {
       if (c >= 0x80) return 0;
     }

@@ -200,7 +200,7 @@ TEST_CASE("dstream listens on both transports without encryption required by def
   CHECK(r.outcome.settings->key_file.empty());
 }
 
-TEST_CASE("--transport, --require-encryption and --key-file set the settings") {
+TEST_CASE("dstream --transport, --require-encryption and --key-file set the settings") {
   TempDir dir;
   auto r = run({"--root", (dir.path / "files").string(), "--transport", "udp", "--require-encryption", "--key-file",
                 "keys/d.key"});
@@ -213,7 +213,7 @@ TEST_CASE("--transport, --require-encryption and --key-file set the settings") {
   CHECK(tcp.outcome.settings->transport == pdtp::server::TransportMode::tcp);
 }
 
-TEST_CASE("--transport and --key-file override the config file") {
+TEST_CASE("dstream --transport and --key-file override the config file") {
   TempDir dir;
   const fs::path conf = dir.write("a.yml", "file_root: files\ntransport: tcp\nkey_file: conf.key\n");
   auto r = run({"--conf", conf.string(), "--transport", "both", "--key-file", "/elsewhere.key"});
@@ -235,7 +235,7 @@ TEST_CASE("bad --transport and --key-file values are errors naming the flag") {
         "dstream: error: --key-file: expected a file name, got ''\n");
 }
 
-TEST_CASE("--require-encryption with transport tcp is an error that names both sources") {
+TEST_CASE("dstream --require-encryption with transport tcp is an error that names both sources") {
   TempDir dir;
   const std::string root = (dir.path / "files").string();
   CHECK(failure_line(run({"--root", root, "--transport", "tcp", "--require-encryption"})) ==

@@ -118,7 +118,7 @@ TEST_CASE("a server with several lines matches any of them") {
   CHECK(r.message.find("line 2") != std::string::npos);
 }
 
-TEST_CASE("--server-key decides alone and leaves the file untouched") {
+TEST_CASE("a pinned --server-key decides alone and leaves the file untouched") {
   TempDir dir;
   const fs::path file = dir.write("known_hosts", "h:1 " + secure::to_text(key_a) + "\n");
   const std::string before = read_text(file);
@@ -212,4 +212,18 @@ TEST_CASE("the default known hosts file is under XDG_CONFIG_HOME, else HOME/.con
   CHECK(pdtp::client::default_known_hosts_path().empty());
   if (saved_xdg) ::setenv("XDG_CONFIG_HOME", saved_xdg->c_str(), 1);
   if (saved_home) ::setenv("HOME", saved_home->c_str(), 1);
+}
+
+TEST_CASE("parse_known_hosts keeps usable lines with their line numbers") {
+  const std::string a = secure::to_text(key_a);
+  const auto hosts = pdtp::client::parse_known_hosts("# c\r\nh:1 " + a + "\r\nbad\n[::1]:2\t" + a + " # note\nx:3 " +
+                                                     a + " y\n");
+  REQUIRE(hosts.size() == 2);
+  CHECK(hosts[0].line == 2);
+  CHECK(hosts[0].name == "h:1");
+  CHECK(hosts[0].key == key_a);
+  CHECK(hosts[1].line == 4);
+  CHECK(hosts[1].name == "[::1]:2");
+  CHECK(pdtp::client::parse_known_hosts("").empty());
+  CHECK(pdtp::client::parse_known_hosts(std::string("h:1 \0", 5) + a).empty());
 }
