@@ -29,6 +29,7 @@
 #include "pdtp/transport/stream_io.hpp"
 #include "pdtp/transport/tcp.hpp"
 #include "pdtp/transport/udp.hpp"
+#include "setting_values.hpp"
 #include "settings.hpp"
 #include "status.hpp"
 
@@ -346,6 +347,8 @@ class ServerRuntime {
     info.port = settings_.port;
     info.http_port = settings_.http_port();
     info.files_on_disk = catalog_.list();
+    info.public_key = udp_ ? secure::to_text(udp_->public_key()) : std::string();
+    info.transports = std::string(transports_text(settings_.transport));
     return info;
   }
 

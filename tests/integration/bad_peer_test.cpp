@@ -80,7 +80,7 @@ TEST_CASE("chunks from a lying peer fail their hash check and are fetched again 
 
   fs::path out = fs::temp_directory_path() / ("pdtp-bad-peer-" + std::to_string(::getpid()) + ".bin");
   std::string url = "pdtp://127.0.0.1:" + std::to_string(d.port) + "/f.bin";
-  std::string cmd = std::string(DSCLIENT_BIN) + " -q --bind 127.0.0.2 -o " + out.string() + " " + url;
+  std::string cmd = std::string(DSCLIENT_BIN) + " -q --transport tcp --bind 127.0.0.2 -o " + out.string() + " " + url;
   int rc = std::system(("timeout 120 " + cmd).c_str());
   CHECK(rc == 0);
   CHECK(liar.served() > 0);
