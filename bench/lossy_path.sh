@@ -250,7 +250,7 @@ CONF
 
 ratio_line() {  # ratio_line NAME UDP OTHER TARGET
   awk -v n="$1" -v u="$2" -v o="$3" -v t="$4" 'BEGIN {
-    r = u / o; printf "  %-16s %.2f (target >= %s: %s)\n", n, r, t, (r >= t ? "met" : "NOT met") }'
+    r = u / o; printf "  %-30s %.2f (target >= %s: %s)\n", n, r, t, (r >= t ? "met" : "NOT met") }'
 }
 
 # ---- the runs ----
@@ -287,9 +287,9 @@ if [ "$UDP_OK" = 1 ]; then
 fi
 
 if [ "$UDP_OK" = 1 ]; then
-  echo "lossy_path ratios:"
-  [ -n "${GOODPUT[cubic]:-}" ] && ratio_line "UDP / TCP CUBIC" "${GOODPUT[udp]}" "${GOODPUT[cubic]}" 1.5
-  [ -n "${GOODPUT[bbr]:-}" ] && ratio_line "UDP / TCP BBR" "${GOODPUT[udp]}" "${GOODPUT[bbr]}" 0.9
+  echo "lossy_path ratios (dsclient UDP / dsclient TCP):"
+  [ -n "${GOODPUT[cubic]:-}" ] && ratio_line "UDP / TCP CUBIC, ${LOSS}% loss:" "${GOODPUT[udp]}" "${GOODPUT[cubic]}" 1.5
+  [ -n "${GOODPUT[bbr]:-}" ] && ratio_line "UDP / TCP BBR, ${LOSS}% loss:" "${GOODPUT[udp]}" "${GOODPUT[bbr]}" 0.9
   if [ "$LOSS" = 0 ]; then
     awk -v u="${GOODPUT[udp]}" 'BEGIN { printf "  UDP with no loss: %.1f Mbit/s (target >= 90: %s)\n", u, (u >= 90 ? "met" : "NOT met") }'
   fi
@@ -319,7 +319,7 @@ echo "  TCP runs: ${tcp_t[*]} ms; median $(median "${tcp_t[@]}") ms"
 if [ "$UDP_OK" = 1 ]; then
   echo "  UDP runs: ${udp_t[*]} ms; median $(median "${udp_t[@]}") ms"
   awk -v u="$(median "${udp_t[@]}")" -v t="$(median "${tcp_t[@]}")" \
-    'BEGIN { printf "  TTFB UDP %.1f ms vs TCP %.1f ms (target UDP <= TCP: %s)\n", u, t, (u <= t ? "met" : "NOT met") }'
+    -v l="$LOSS" 'BEGIN { printf "  TTFB UDP %.1f ms vs TCP %.1f ms, %s%% loss (target UDP <= TCP: %s)\n", u, t, l, (u <= t ? "met" : "NOT met") }'
 fi
 
 # ---- what the path did ----
