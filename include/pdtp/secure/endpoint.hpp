@@ -147,16 +147,20 @@ class SecureEndpoint {
     advance(now);
     if (bytes.empty()) return;
     if (is_handshake_datagram(bytes)) return on_handshake(now, from, bytes);
+    const auto header = rudp::decode_header(bytes);
+    Session* s = header ? session_by_current(rudp::to_u32(header->receiver)) : nullptr;
+    const rudp::Connection* c = s ? rudp_.connection(rudp::ConnectionId{s->current}) : nullptr;
+    const std::uint64_t before = c ? c->stats().packets_received : 0;
     const auto receipt = rudp_.on_datagram(now, from, bytes);
     if (receipt != rudp::Receipt::delivered) {
       ++stats_.unknown_datagrams;
       return;
     }
-    if (auto header = rudp::decode_header(bytes)) {
-      if (Session* s = session_by_current(rudp::to_u32(header->receiver))) {
-        s->peer = from;  // rudp follows only authenticated packets; so do we
-        s->guard.on_received(bytes.size());
-      }
+    // Only a packet that authenticated (not a forgery, not a duplicate) speaks for the peer: rudp
+    // then sends to its source, and so its bytes count for that address.
+    if (c && c->stats().packets_received != before) {
+      if (!(from == s->peer)) moved(*s, from);
+      s->guard.on_received(bytes.size());
     }
   }
 
@@ -210,7 +214,8 @@ class SecureEndpoint {
       if (!t) return std::nullopt;
       if (Session* s = session_by_current(rudp::to_u32(t->connection))) {
         if (s->protection && s->protection->confirmed()) {
-          s->guard.mark_validated();
+          if (s->role == rudp::Role::server) s->proven = s->reply_to;  // the peer holds keys only our reply gave
+          if (s->proven && *s->proven == s->peer) s->guard.mark_validated();
           if (s->finish) s->finish.reset();
           if (s->old_keys) {
             if (auto* c = rudp_.connection(rudp::ConnectionId{s->current})) {
@@ -285,6 +290,10 @@ class SecureEndpoint {
     TimePoint next_rekey = TimePoint::max();
     bool rekey_in_flight = false;
     bool old_keys = false;  // previous keys still accepted until the new ones are confirmed
+    // The address the peer is proven to receive at: where our connect or rekey initiation went and was
+    // answered (client), or where our reply went once the peer uses the keys only it gave (server).
+    std::optional<Address> proven;
+    Address reply_to;  // server: where the reply of the handshake behind the current keys went
   };
 
   void advance(TimePoint now) {
@@ -427,6 +436,7 @@ class SecureEndpoint {
         return;
       }
       rekeyed(*s, old_current, local, raw);
+      s->reply_to = from;
       return;
     }
     if (app[0] != purpose_new) {
@@ -439,6 +449,7 @@ class SecureEndpoint {
       return;
     }
     Session s = make_session(rudp::Role::server, local, from, est.keys.remote_static, raw);
+    s.reply_to = from;
     s.guard.on_received(received);
     raw->advance(now);
     sessions_.emplace(local, std::move(s));
@@ -470,6 +481,8 @@ class SecureEndpoint {
         return;
       }
       rekeyed(s, s.current, local, raw);
+      s.proven = o.to;  // the peer answered our initiation sent there
+      if (s.peer == o.to) s.guard.mark_validated();
       s.next_rekey = now + options_.key_limits.rekey_after_time;
       if (finish) {
         s.finish = std::move(finish);
@@ -484,7 +497,8 @@ class SecureEndpoint {
       return;
     }
     Session s = make_session(rudp::Role::client, local, o.to, est.keys.remote_static, raw);
-    s.guard.mark_validated();  // it answered our handshake: the address is proven
+    s.proven = o.to;  // it answered our handshake: the address is proven
+    s.guard.mark_validated();
     s.next_rekey = now + options_.key_limits.rekey_after_time;
     if (finish) {
       s.finish = std::move(finish);
@@ -495,6 +509,14 @@ class SecureEndpoint {
     by_current_[local] = local;
     Bytes app = std::move(est.peer_payload);
     events_.push_back(Connected{Handle{local}, est.keys.remote_static, std::move(app)});
+  }
+
+  // The peer's authenticated packets now come from `to`. An on-path attacker can race a copy of a
+  // genuine packet from a spoofed source, so until `to` is proven we send it at most 3x what it sent.
+  static void moved(Session& s, const Address& to) {
+    s.peer = to;
+    s.guard = AmplificationGuard{};
+    if (s.proven && *s.proven == to) s.guard.mark_validated();
   }
 
   static Session make_session(rudp::Role role, std::uint32_t current, const Address& peer, const PublicKey& key,
