@@ -1,8 +1,12 @@
 // dsclient: download a file from a PDTP swarm, to a file or in order into a pipe.
+#include <fcntl.h>
 #include <malloc.h>
+#include <unistd.h>
 
 #include <csignal>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -138,6 +142,25 @@ int main(int argc, char** argv) {
   opt.path = url->path;
   opt.url = wire_url(url->host, url->path);
   if (opt.output.empty()) opt.output = std::filesystem::path(url->path).filename().string();
+  if (opt.output != "-") {
+    // Never rename a .part file over a device or a pipe (-o /dev/null must leave /dev/null alone):
+    // such an output is written in order, as standard output is.
+    std::error_code fs_ec;
+    const auto status = std::filesystem::status(opt.output, fs_ec);
+    if (!fs_ec && std::filesystem::is_directory(status)) {
+      std::fprintf(stderr, "dsclient: bad --output '%s': it is a directory\n", opt.output.c_str());
+      return 2;
+    }
+    if (!fs_ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+      const int fd = ::open(opt.output.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || ::dup2(fd, STDOUT_FILENO) < 0) {
+        std::fprintf(stderr, "dsclient: cannot open --output '%s': %s\n", opt.output.c_str(), std::strerror(errno));
+        return 2;
+      }
+      ::close(fd);
+      opt.output = "-";
+    }
+  }
 
   // Chunk buffers (hundreds of kB) would otherwise be mmap'ed and unmapped for every chunk.
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
