@@ -229,6 +229,11 @@ class SecureEndpoint {
           ++stats_.amplification_drops;  // the connection counts it lost and tries again later
           continue;
         }
+      } else if (auto g = closing_.find(rudp::to_u32(t->connection)); g != closing_.end()) {
+        if (!g->second.try_send(t->bytes.size())) {
+          ++stats_.amplification_drops;
+          continue;
+        }
       }
       return Transmit{std::move(t->to), std::move(t->bytes)};
     }
@@ -548,6 +553,14 @@ class SecureEndpoint {
   }
 
   void forget(std::uint32_t handle) {
+    if (auto s = sessions_.find(handle); s != sessions_.end()) {
+      // rudp may still send CLOSE for a while: the peer address's allowance goes on applying.
+      for (auto it = closing_.begin(); it != closing_.end();) {
+        if (!rudp_.connection(rudp::ConnectionId{it->first})) it = closing_.erase(it);
+        else ++it;
+      }
+      if (rudp_.connection(rudp::ConnectionId{s->second.current})) closing_[s->second.current] = s->second.guard;
+    }
     for (auto it = by_current_.begin(); it != by_current_.end();) {
       if (it->second == handle) it = by_current_.erase(it);
       else ++it;
@@ -571,6 +584,7 @@ class SecureEndpoint {
   std::map<std::uint32_t, Outgoing> initiating_;       // by our local index
   std::map<std::uint32_t, Session> sessions_;          // by handle
   std::unordered_map<std::uint32_t, std::uint32_t> by_current_;  // local id (current or pre-rekey) -> handle
+  std::unordered_map<std::uint32_t, AmplificationGuard> closing_;  // local id -> guard, after the session ended
   std::set<std::uint32_t> sessions_pending_;  // handles of connects still in their handshake
   std::deque<Transmit> outbox_;
   std::deque<Event> events_;
