@@ -115,6 +115,15 @@ fi
 NFQ_RT=()
 if chrt -f 20 true 2>/dev/null; then NFQ_RT=(chrt -f 20); fi
 
+# Runs COMMAND in the background and waits for it, so that a signal ends the run at once (bash runs
+# a trap only after the foreground command, which may be a download of minutes).
+waited() {
+  "$@" &
+  local p=$!
+  PIDS+=("$p")
+  wait "$p"
+}
+
 # ---- the path ----
 in_a() { ip netns exec "$NS_A" "$@"; }
 in_b() { ip netns exec "$NS_B" "$@"; }
@@ -175,7 +184,7 @@ restart_dstream() {
   done
   in_a curl -sf "http://$ADDR_A:$((PORT + 1))/status.json" >/dev/null || die "dstream did not answer"
   for u in "$URL" "$TTFB_URL"; do
-    timeout 120 ip netns exec "$NS_A" env XDG_CONFIG_HOME="$WORK/xdgA" "$DSCLIENT" "${TCP_FLAG[@]}" -q -o - "$u" >/dev/null \
+    waited timeout 120 ip netns exec "$NS_A" env XDG_CONFIG_HOME="$WORK/xdgA" "$DSCLIENT" "${TCP_FLAG[@]}" -q -o - "$u" >/dev/null \
       || die "warm-up fetch of $u inside $NS_A failed"
   done
 }
@@ -197,8 +206,10 @@ fetch() {
   local sampler=$!
   PIDS+=("$sampler")
   s=$(now)
-  timeout "$T" ip netns exec "$NS_B" env XDG_CONFIG_HOME="$WORK/xdgB" "$@" 2>"$WORK/fetch.err" | sha256sum >"$WORK/got.sha" \
-    || die "$label failed: $(tail -n 5 "$WORK/fetch.err")"
+  { timeout "$T" ip netns exec "$NS_B" env XDG_CONFIG_HOME="$WORK/xdgB" "$@" 2>"$WORK/fetch.err" | sha256sum >"$WORK/got.sha"; } &
+  local job=$!
+  PIDS+=("$job")
+  wait "$job" || die "$label failed: $(tail -n 5 "$WORK/fetch.err")"
   e=$(now)
   wait "$sampler" 2>/dev/null || true
   [ "$(cut -d' ' -f1 "$WORK/got.sha")" = "$WANT" ] || die "$label: wrong SHA-256"
@@ -296,22 +307,23 @@ if [ "$UDP_OK" = 1 ]; then
 fi
 
 # ---- time to first byte ----
-ttfb() {  # ttfb LABEL DSCLIENT-FLAGS...: one run; prints the time to first byte in ms
+ttfb() {  # ttfb LABEL DSCLIENT-FLAGS...: one run; sets MS (time to first byte, ms)
   local label=$1 out
   shift
-  out=$(timeout 120 ip netns exec "$NS_B" env XDG_CONFIG_HOME="$WORK/xdgB" "$FIRST_BYTE" -- "$DSCLIENT" "$@" -q -o - "$TTFB_URL" \
-    2>"$WORK/dsclient.err") || die "TTFB $label: dsclient failed: $(tail -n 5 "$WORK/dsclient.err")"
+  waited timeout 120 ip netns exec "$NS_B" env XDG_CONFIG_HOME="$WORK/xdgB" "$FIRST_BYTE" -- "$DSCLIENT" "$@" -q -o - "$TTFB_URL" \
+    >"$WORK/ttfb.out" 2>"$WORK/dsclient.err" || die "TTFB $label: dsclient failed: $(tail -n 5 "$WORK/dsclient.err")"
+  out=$(cat "$WORK/ttfb.out")
   [ "$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' <<<"$out")" = $((TTFB_MB * 1048576)) ] || die "TTFB $label: short output: $out"
-  sed -n 's/^first_byte_ms=\([0-9.]*\) .*/\1/p' <<<"$out"
+  MS=$(sed -n 's/^first_byte_ms=\([0-9.]*\) .*/\1/p' <<<"$out")
 }
 tcp_t=()
 udp_t=()
 for _ in $(seq 1 "$TTFB_RUNS"); do
-  v=$(ttfb tcp "${TCP_FLAG[@]}") || exit 1
-  tcp_t+=("$v")
+  ttfb tcp "${TCP_FLAG[@]}"
+  tcp_t+=("$MS")
   if [ "$UDP_OK" = 1 ]; then
-    v=$(ttfb udp --transport udp) || exit 1
-    udp_t+=("$v")
+    ttfb udp --transport udp
+    udp_t+=("$MS")
   fi
 done
 echo "lossy_path TTFB (dsclient start -> first byte on its stdout, ${TTFB_MB} MiB file, TCP with $CC_DEFAULT):"
