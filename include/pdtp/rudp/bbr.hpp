@@ -82,6 +82,14 @@ class Bbr final : public CongestionController {
   std::uint64_t initial_window() const noexcept { return 10 * mss_; }
   std::uint64_t min_window() const noexcept { return 4 * mss_; }
 
+  // What leaves in one burst: a millisecond at the pacing rate, 2 datagrams to 64 kB. The window keeps
+  // three of them beyond the BDP (as Linux's BBR budgets for TSO bursts): ACKs come back in batches,
+  // and on a path whose BDP is a few datagrams (loopback, LAN) a bare 2 x BDP would stall between them.
+  std::uint64_t send_quantum() const noexcept {
+    const auto q = static_cast<std::uint64_t>(pacing_rate_ * 0.001);
+    return std::clamp<std::uint64_t>(q, 2 * mss_, 64 * 1024);
+  }
+
   // gain x estimated bandwidth-delay product, in bytes.
   std::uint64_t bdp(double gain) const noexcept {
     const double bw = max_bw();
@@ -176,7 +184,7 @@ class Bbr final : public CongestionController {
       cwnd_ = std::min(cwnd_, min_window());
       return;
     }
-    const std::uint64_t target = bdp(cwnd_gain_) + 3 * mss_;
+    const std::uint64_t target = bdp(cwnd_gain_) + 3 * send_quantum();
     if (filled_pipe_)
       cwnd_ = std::min(cwnd_ + s.acked_bytes, target);
     else if (cwnd_ < target || s.delivered < initial_window())

@@ -18,6 +18,7 @@ class RttEstimator {
   // `latest`: time from sending the newly acked largest packet to its ACK; `ack_delay`: what the
   // peer reports it held that ACK back, already capped at its max_ack_delay by the caller.
   void update(Duration latest, Duration ack_delay) noexcept {
+    latest = std::max(latest, Duration::zero());  // a caller's clock that stepped back must not poison the filter
     latest_ = latest;
     if (!has_sample_) {
       has_sample_ = true;

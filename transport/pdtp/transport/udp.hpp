@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <map>
@@ -92,6 +93,7 @@ struct UdpOptions {
     rudp::Config c;
     c.keep_alive_interval = std::chrono::seconds(5);  // control streams may be quiet for minutes
     c.idle_timeout = std::chrono::seconds(15);         // a peer that vanished is noticed after this
+    if (std::getenv("PDTP_NO_PACING")) c.pacing = false;
     return c;
   }
 };
@@ -151,9 +153,33 @@ class UdpHost {
     arm_reaper();
   }
 
+  // One line per connection: what it sent, received, lost, and its congestion state (diagnostics:
+  // dsclient and dstream print it at exit when PDTP_UDP_DEBUG is set).
+  void print_summary(std::FILE* out) {
+    std::fprintf(out, "udp host: datagrams in %llu out %llu, bytes in %llu out %llu\n",
+                 static_cast<unsigned long long>(stats_.datagrams_in), static_cast<unsigned long long>(stats_.datagrams_out),
+                 static_cast<unsigned long long>(stats_.bytes_in), static_cast<unsigned long long>(stats_.bytes_out));
+    for (auto& [h, c] : conns_) {
+      auto* rc = ep_.connection(c->handle);
+      if (!rc) continue;
+      const auto& st = rc->stats();
+      std::fprintf(out,
+                   "  %s:%u sent %llu recv %llu lost %llu dropped %llu dup %llu retx %llu B; cwnd %llu rtt %.3f ms "
+                   "pacing %.0f MB/s\n",
+                   c->peer.address().to_string().c_str(), static_cast<unsigned>(c->peer.port()),
+                   static_cast<unsigned long long>(st.packets_sent), static_cast<unsigned long long>(st.packets_received),
+                   static_cast<unsigned long long>(st.packets_lost), static_cast<unsigned long long>(st.packets_dropped),
+                   static_cast<unsigned long long>(st.duplicates),
+                   static_cast<unsigned long long>(st.stream_bytes_retransmitted),
+                   static_cast<unsigned long long>(rc->congestion_window()),
+                   std::chrono::duration<double, std::milli>(rc->rtt().smoothed()).count(), rc->pacing_rate() / 1e6);
+    }
+  }
+
   // Tells every peer we are leaving (CLOSE, sent now, best effort), then stops.
   void close() {
     if (closing_) return;
+    if (debug_) print_summary(stderr);
     if (socket_.is_open()) {
       const auto t = now();
       for (auto& [h, c] : conns_)
@@ -291,8 +317,8 @@ class UdpHost {
       asio::error_code ec;
       co_await socket_.socket().async_wait(asio::socket_base::wait_read, asio::redirect_error(asio::use_awaitable, ec));
       if (ec || closing_) co_return;
-      const auto t = now();
       for (int rounds = 0; rounds < 16; ++rounds) {
+        const auto t = now();  // fresh per batch: flush() below sends at its own, later, time
         bool any = socket_.receive_batch([&](const asio::ip::udp::endpoint& from, const asio::ip::address& local,
                                             std::span<const std::uint8_t> bytes) {
           ++stats_.datagrams_in;
@@ -302,6 +328,7 @@ class UdpHost {
           ep_.on_datagram(t, from, bytes);
         });
         if (!any) break;
+        flush();  // acknowledge what this batch brought before reading the next
       }
       for (const auto& ep : socket_.take_unreachable()) refuse_connects_to(ep);
       process();
@@ -373,7 +400,7 @@ class UdpHost {
   }
 
   void arm_reaper() {
-    reaper_.expires_after(std::chrono::seconds(5));
+    reaper_.expires_after(debug_ ? std::chrono::seconds(1) : std::chrono::seconds(5));
     reaper_.async_wait([this](const asio::error_code& ec) {
       if (ec || closing_) return;
       const auto t = now();
@@ -383,6 +410,7 @@ class UdpHost {
           if (auto* rc = ep_.connection(c->handle)) rc->close(0, "idle");
         }
       }
+      if (debug_) print_summary(stderr);
       process();
       arm_reaper();
     });
@@ -656,6 +684,7 @@ class UdpHost {
   core::TimePoint timer_at_{};
   std::uint64_t timer_gen_ = 0;
   bool accept_open_ = false;
+  bool debug_ = std::getenv("PDTP_UDP_DEBUG") != nullptr;
   std::deque<std::shared_ptr<StreamState>> accepted_;
   std::deque<PendingAccept> pending_accepts_;
 };
