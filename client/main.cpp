@@ -171,6 +171,7 @@ int main(int argc, char** argv) {
   secure::ensure_sodium();
   transport::UdpOptions udp;
   udp.identity = secure::generate_keypair([](secure::MutableByteView out) { randombytes_buf(out.data(), out.size()); });
+  transport::record_datagrams_from_env(udp);
   transport::UdpHost host(io, udp);
   return run_client<transport::Udp>(io, opt);
 }

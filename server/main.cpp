@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
     }
     pdtp::transport::UdpOptions options;
     options.identity = *keys;
+    pdtp::transport::record_datagrams_from_env(options);
     udp.emplace(io, options);
   }
   ServerRuntime runtime(io, settings, catalog, udp ? &*udp : nullptr);

@@ -98,6 +98,24 @@ struct UdpOptions {
   }
 };
 
+// Diagnostics and tests: with PDTP_RECORD_DATAGRAMS=FILE in the environment, every datagram the host
+// sends is appended to FILE as a 2-byte big-endian length and the bytes, exactly as they left.
+inline void record_datagrams_from_env(UdpOptions& options) {
+  const char* path = std::getenv("PDTP_RECORD_DATAGRAMS");
+  if (!path || !*path) return;
+  std::FILE* f = std::fopen(path, "ab");
+  if (!f) {
+    std::fprintf(stderr, "PDTP_RECORD_DATAGRAMS: cannot open %s\n", path);
+    return;
+  }
+  auto file = std::shared_ptr<std::FILE>(f, [](std::FILE* p) { std::fclose(p); });
+  options.on_send = [file](std::span<const std::uint8_t> d) {
+    const unsigned char len[2] = {static_cast<unsigned char>(d.size() >> 8), static_cast<unsigned char>(d.size())};
+    std::fwrite(len, 1, 2, file.get());
+    std::fwrite(d.data(), 1, d.size(), file.get());
+  };
+}
+
 struct UdpHostStats {
   std::uint64_t datagrams_in = 0, datagrams_out = 0, bytes_in = 0, bytes_out = 0;
 };
