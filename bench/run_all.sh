@@ -48,7 +48,7 @@ elif [ "$have_nfq" != 1 ]; then
   echo "== skipped: bench/lossy_path.sh (nfq_delay not built: install libnetfilter-queue-dev and libmnl-dev, see scripts/setup.sh)"
 else
   run "$here/lossy_path.sh"
-  run env LOSS=0 REFERENCE=0 "$here/lossy_path.sh"
+  run env LOSS=0 "$here/lossy_path.sh"
 fi
 
 echo "== summary"
