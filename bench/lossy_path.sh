@@ -2,7 +2,11 @@
 # Emulated path: UDP goodput vs plain TCP (CUBIC and BBR) in the same run, and time to first byte.
 # Two network namespaces of this run's own (pdtpA-PID with dstream, pdtpB-PID with dsclient) joined
 # by a veth pair, 10.77.0.1/24 (A) and 10.77.0.2/24 (B). Each direction of the path:
-#   sender's egress: htb, RATE_MBIT (100) with a pfifo of QUEUE_PKTS (340, about one 40 ms BDP)
+#   sender's egress: RATE_MBIT (100) with a drop-tail queue of QUEUE_PKTS (340) full-size packets
+#   in bytes (about one 40 ms BDP). SHAPER=tbf (default): tbf with a 2-packet burst, which cuts
+#   GSO batches (UDP sendmsg with UDP_SEGMENT reaches the qdisc as one skb) into packets before
+#   they are queued, so they queue and drop packet by packet as at a router; SHAPER=htb: htb with
+#   a bfifo (GSO batches queue and drop whole).
 #   receiver's PREROUTING (iptables mangle): random loss LOSS percent (0.5; statistic module), then
 #   NFQUEUE to bench/nfq_delay holding each packet DELAY_MS (20) -> RTT 2 * DELAY_MS. nfq_delay
 #   runs under SCHED_FIFO where chrt is allowed, so a busy machine does not stretch the delay.
@@ -16,7 +20,7 @@
 # Then TTFB (dsclient start -> first byte on its stdout, bench/first_byte), TCP vs UDP, median of
 # TTFB_RUNS (5), on a TTFB_MB (2) file. Everything is torn down on exit, failure or Ctrl-C.
 #   bench/lossy_path.sh     (root; env: BUILD, FILE_MB=100, LOSS=0.5, DELAY_MS=20, RATE_MBIT=100,
-#                            QUEUE_PKTS=340, TTFB_MB=2, TTFB_RUNS=5, RUN_TIMEOUT=900, REFERENCE=1,
+#                            QUEUE_PKTS=340, SHAPER=tbf, TTFB_MB=2, TTFB_RUNS=5, RUN_TIMEOUT=900, REFERENCE=1,
 #                            IPTABLES=iptables)
 # Targets (from the issue): UDP >= 1.5x CUBIC and >= 0.9x BBR; with LOSS=0, UDP >= 90 Mbit/s;
 # TTFB UDP <= TCP.
@@ -40,6 +44,9 @@ LOSS=${LOSS:-0.5}
 DELAY_MS=${DELAY_MS:-20}
 RATE_MBIT=${RATE_MBIT:-100}
 QUEUE_PKTS=${QUEUE_PKTS:-340}
+QUEUE_BYTES=$((QUEUE_PKTS * 1514))
+SHAPER=${SHAPER:-tbf}
+case "$SHAPER" in tbf | htb) ;; *) echo "bench: SHAPER must be tbf or htb" >&2; exit 2 ;; esac
 TTFB_MB=${TTFB_MB:-2}
 TTFB_RUNS=${TTFB_RUNS:-5}
 T=${RUN_TIMEOUT:-900}  # seconds any one download may take
@@ -136,9 +143,13 @@ for end in "$NS_A vA" "$NS_B vB"; do
   read -r ns dev <<<"$end"
   ip -n "$ns" link set lo up
   ip -n "$ns" link set "$dev" gso_max_segs 1 gso_max_size 1500 up
-  tc -n "$ns" qdisc add dev "$dev" root handle 1: htb default 1
-  tc -n "$ns" class add dev "$dev" parent 1: classid 1:1 htb rate "${RATE_MBIT}mbit" ceil "${RATE_MBIT}mbit" quantum 1514
-  tc -n "$ns" qdisc add dev "$dev" parent 1:1 handle 10: pfifo limit "$QUEUE_PKTS"
+  if [ "$SHAPER" = tbf ]; then
+    tc -n "$ns" qdisc add dev "$dev" root handle 1: tbf rate "${RATE_MBIT}mbit" burst 3028 limit "$QUEUE_BYTES"
+  else
+    tc -n "$ns" qdisc add dev "$dev" root handle 1: htb default 1
+    tc -n "$ns" class add dev "$dev" parent 1: classid 1:1 htb rate "${RATE_MBIT}mbit" ceil "${RATE_MBIT}mbit" quantum 1514
+    tc -n "$ns" qdisc add dev "$dev" parent 1:1 handle 10: bfifo limit "$QUEUE_BYTES"
+  fi
   if [ "$LOSS" != 0 ]; then
     prob=$(awk -v l="$LOSS" 'BEGIN { printf "%.6f", l / 100 }')
     ip netns exec "$ns" "$IPTABLES" -t mangle -A PREROUTING -i "$dev" -m statistic --mode random --probability "$prob" -j DROP
@@ -196,6 +207,11 @@ sample_cc() {
     | grep -owE 'cubic|bbr|reno' | sort | uniq -c | sort -rn | awk 'NR == 1 { print $2 }' >"$WORK/cc-seen"
 }
 
+# "SENT DROPPED": packet counters of the A->B bottleneck (vA's root qdisc) so far.
+queue_counts() {
+  tc -s -n "$NS_A" qdisc show dev vA | awk '/Sent/ { gsub(/[(),]/, ""); print $4, $7; exit }'
+}
+
 # fetch LABEL COMMAND...: runs COMMAND in B (it writes the file to stdout) into sha256sum and prints
 # the goodput; sets MBIT (Mbit/s).
 fetch() {
@@ -205,19 +221,25 @@ fetch() {
   sample_cc 1 &
   local sampler=$!
   PIDS+=("$sampler")
+  local q0 q1
+  q0=$(queue_counts)
   s=$(now)
   { timeout "$T" ip netns exec "$NS_B" env XDG_CONFIG_HOME="$WORK/xdgB" "$@" 2>"$WORK/fetch.err" | sha256sum >"$WORK/got.sha"; } &
   local job=$!
   PIDS+=("$job")
   wait "$job" || die "$label failed: $(tail -n 5 "$WORK/fetch.err")"
   e=$(now)
+  q1=$(queue_counts)
   wait "$sampler" 2>/dev/null || true
   [ "$(cut -d' ' -f1 "$WORK/got.sha")" = "$WANT" ] || die "$label: wrong SHA-256"
   MBIT=$(awk -v b="$BYTES" -v s="$s" -v e="$e" 'BEGIN { printf "%.1f", b * 8 / (e - s) / 1e6 }')
   local seen
   seen=$(cat "$WORK/cc-seen")
-  printf '  %-36s %7s Mbit/s  (%.1f s, sha256 ok%s)\n' "$label" "$MBIT" \
-    "$(awk -v s="$s" -v e="$e" 'BEGIN { print e - s }')" "${seen:+, congestion control seen on the sender: $seen}"
+  printf '  %-36s %7s Mbit/s  (%.1f s, sha256 ok, %s%s)\n' "$label" "$MBIT" \
+    "$(awk -v s="$s" -v e="$e" 'BEGIN { print e - s }')" \
+    "$(awk -v a="$q0" -v b="$q1" 'BEGIN { split(a, x, " "); split(b, y, " "); n = y[1] - x[1]; d = y[2] - x[2]
+      printf "bottleneck queue A->B dropped %d of %d packets", d, n + d }')" \
+    "${seen:+, congestion control seen on the sender: $seen}"
 }
 
 # The RTT as TCP sees it: curl's connect time from B to dstream's HTTP port, median of 3.
@@ -267,7 +289,7 @@ ratio_line() {  # ratio_line NAME UDP OTHER TARGET; the targets are for the loss
 }
 
 # ---- the runs ----
-echo "lossy_path: veth between two namespaces, ${RATE_MBIT} Mbit/s each way (htb, pfifo $QUEUE_PKTS packets),"\
+echo "lossy_path: veth between two namespaces, ${RATE_MBIT} Mbit/s each way ($SHAPER, queue $QUEUE_BYTES bytes),"\
      "one-way delay ${DELAY_MS} ms each way (nfq_delay), random loss ${LOSS}% each way; ${FILE_MB} MiB file;"\
      "Mbit/s = 10^6 bits/s of file data over dsclient's whole run"
 echo "  load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; kernel $(uname -r); $($IPTABLES -V)"
@@ -344,7 +366,7 @@ for end in "$NS_A vA" "$NS_B vB"; do
   dir=$([ "$dev" = vA ] && echo "A->B" || echo "B->A")
   peer=$([ "$dev" = vA ] && echo vB || echo vA)
   pns=$([ "$dev" = vA ] && echo "$NS_B" || echo "$NS_A")
-  q=$(tc -s -n "$ns" qdisc show dev "$dev" parent 1:1 | awk '/Sent/ { gsub(/[(),]/, ""); print $4 " packets, " $7 " dropped by the queue" }')
+  q=$(tc -s -n "$ns" qdisc show dev "$dev" | awk '/Sent/ { gsub(/[(),]/, ""); print $4 " packets, " $7 " dropped by the queue"; exit }')
   l=$(ip netns exec "$pns" "$IPTABLES" -t mangle -L PREROUTING -v -x -n \
         | awk '/statistic/ { d = $1 } /NFQUEUE/ { q = $1 } END { if (d + q > 0) printf "%d lost at random (%.2f%%)", d, 100 * d / (d + q); else print "no random loss" }')
   pid_var=NFQ_PID_$peer
