@@ -25,7 +25,8 @@
 # Targets (from the issue): UDP >= 1.5x CUBIC and >= 0.9x BBR; with LOSS=0, UDP >= 90 Mbit/s;
 # TTFB UDP <= TCP.
 #
-# What this kernel offers (checked when this was written; the script checks again at start):
+# What this kernel offers (found when this was written; the script checks the tools and the
+# congestion controls again at start):
 #  - no loadable modules at all (CONFIG_MODULES off; no modprobe, no /lib/modules): everything
 #    below is built in or missing for good.
 #  - built in: veth, network namespaces, sch_htb, sch_tbf, xt_statistic, xt_NFQUEUE,
