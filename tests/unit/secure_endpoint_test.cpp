@@ -243,21 +243,20 @@ TEST_CASE("a flood of handshake initiations from a spoofed address gets at most 
   Net net;
   Node client("client:1", 0x11, false), server("server:1", 0x22);
   net.nodes = {&client, &server};
-  // Capture a genuine IK initiation and an XX one, then replay them many times as "victim:9".
-  Bytes ik, xx;
+  // Capture 250 genuine initiations (IK and XX), then send them, and copies of them, as "victim:9".
+  std::vector<Bytes> captured;
   net.filter = [&](const Addr&, const Addr&, Bytes& b) {
-    if (b[0] == 0x01) (b[1] == 1 ? ik : xx) = b;
+    if (b[0] == 0x01) captured.push_back(b);
     return false;
   };
-  REQUIRE(client.ep.connect(net.now, server.addr, server.keys.public_key).ok());
-  REQUIRE(client.ep.connect(net.now, server.addr, std::nullopt).ok());
+  for (int i = 0; i < 250; ++i)
+    REQUIRE(client.ep.connect(net.now, server.addr, i % 2 ? std::optional(server.keys.public_key) : std::nullopt).ok());
   net.pump();
-  REQUIRE(!ik.empty());
-  REQUIRE(!xx.empty());
+  REQUIRE(captured.size() == 250);
   net.filter = nullptr;
   std::uint64_t in = 0, out = 0;
   for (int i = 0; i < 500; ++i) {
-    const Bytes& d = (i % 2) ? ik : xx;
+    const Bytes& d = captured[static_cast<std::size_t>(i) % captured.size()];
     server.ep.on_datagram(net.now, "victim:9", d);
     in += d.size();
     if (i % 50 == 0) {
@@ -278,4 +277,71 @@ TEST_CASE("a flood of handshake initiations from a spoofed address gets at most 
   INFO("in " << in << " out " << out);
   CHECK(out <= 3 * in);
   CHECK(server.ep.responder_stats().cookie_replies > 0);
+}
+
+TEST_CASE("a late rekey response does not split the two ends onto different keys") {
+  secure::ensure_sodium();
+  Net net;
+  Node client("client:1", 0x11, false), server("server:1", 0x22);
+  net.nodes = {&client, &server};
+  auto h = client.ep.connect(net.now, server.addr, server.keys.public_key);
+  REQUIRE(h.ok());
+  net.run_for(1s, [&] { return find_event<Ep::Connected>(client) != nullptr; });
+  REQUIRE(find_event<Ep::Connected>(client) != nullptr);
+  // The first rekey response is held back; when the server answers the initiator's resend, the held
+  // one arrives in its place (late, as on a slow path). Both ends must still agree on the keys.
+  int dropped = 0;
+  Bytes held;
+  const auto rekey_time = net.now + 100s;
+  net.filter = [&](const Addr& from, const Addr&, Bytes& b) {
+    if (from != server.addr || b[0] != 0x02 || net.now <= rekey_time) return true;
+    if (dropped == 0) {
+      ++dropped;
+      held = b;
+      return false;
+    }
+    if (!held.empty()) {
+      b = held;
+      held.clear();
+    }
+    return true;
+  };
+  net.run_for(400s);
+  CHECK(dropped == 1);
+  CHECK(held.empty());
+  REQUIRE(client.ep.connection(*h) != nullptr);
+  CHECK(client.ep.stats().rekeys >= 2);
+  client.events.clear();
+  server.events.clear();
+  CHECK(send_stream(net, client, *h, server, text("still talking")) == text("still talking"));
+}
+
+TEST_CASE("a copy of an initiation is answered with the same response and opens no second connection") {
+  secure::ensure_sodium();
+  Net net;
+  Node client("client:1", 0x11, false), server("server:1", 0x22);
+  net.nodes = {&client, &server};
+  std::vector<Bytes> initiations, responses;
+  net.filter = [&](const Addr& from, const Addr&, Bytes& b) {
+    if (b[0] == 0x01) initiations.push_back(b);
+    if (from == server.addr && b[0] == 0x02) responses.push_back(b);
+    return true;
+  };
+  REQUIRE(client.ep.connect(net.now, server.addr, server.keys.public_key).ok());
+  net.run_for(1s, [&] { return find_event<Ep::Connected>(client) != nullptr; });
+  REQUIRE(initiations.size() == 1);
+  REQUIRE(responses.size() == 1);
+  // The same initiation again from the same address: the same answer, no new connection.
+  server.ep.on_datagram(net.now, client.addr, initiations[0]);
+  auto again = server.ep.poll_transmit(net.now);
+  REQUIRE(again);
+  CHECK(again->bytes == responses[0]);
+  // From another address: no answer at all.
+  server.ep.on_datagram(net.now, "elsewhere:7", initiations[0]);
+  CHECK(!server.ep.poll_transmit(net.now));
+  net.pump();
+  int accepted = 0;
+  for (const auto& e : server.events) accepted += std::holds_alternative<Ep::Accepted>(e) ? 1 : 0;
+  CHECK(accepted == 1);
+  CHECK(server.ep.connection_count() == 1);
 }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -378,11 +379,19 @@ class SecureEndpoint {
           return;
         }
         const Bytes addr = address_bytes_(from);
+        const bool initiation = parsed->kind != HandshakeKind::finish;
+        std::optional<Ephemeral> eph;
+        if (initiation && parsed->noise.size() >= key_size) {
+          eph.emplace();
+          std::copy_n(parsed->noise.begin(), key_size, eph->begin());
+          if (resend_answer(now, *eph, addr, from)) return;
+        }
         auto out = responder_.on_datagram(now, addr, bytes, under_load(), new_index());
         if (!out) {
           ++stats_.handshakes_failed;
           return;
         }
+        if (out->reply && eph) remember_answer(now, *eph, addr, *out->reply);
         if (out->reply) queue(Transmit{from, std::move(*out->reply)});
         if (out->established) on_responder_established(now, from, bytes.size(), std::move(*out->established));
         return;
@@ -413,6 +422,42 @@ class SecureEndpoint {
     }
   }
 
+  // An initiation is answered once. Its copies (the initiator's resend after a lost response, or a
+  // replay) get the same response again from the same address, and nothing from any other: they
+  // must not make new keys the initiator never sees (a rekey would then split the two ends).
+  using Ephemeral = std::array<std::uint8_t, key_size>;
+  struct Answer {
+    Bytes address;
+    Bytes response;
+    TimePoint expires{};
+  };
+  static constexpr std::size_t max_answers = 4096;
+  static constexpr Duration answer_lifetime = std::chrono::seconds(15);  // as long as the handshake retries
+
+  bool resend_answer(TimePoint now, const Ephemeral& eph, const Bytes& addr, const Address& from) {
+    auto it = answers_.find(eph);
+    if (it == answers_.end()) return false;
+    if (it->second.expires <= now) {
+      answers_.erase(it);
+      return false;
+    }
+    if (it->second.address == addr) queue(Transmit{from, it->second.response});
+    return true;
+  }
+
+  void remember_answer(TimePoint now, const Ephemeral& eph, const Bytes& addr, const Bytes& reply) {
+    auto kind = parse_handshake(reply);
+    if (!kind || kind->kind != HandshakeKind::response) return;  // cookie replies are cheap and stateless
+    if (answers_.size() >= max_answers) {
+      for (auto it = answers_.begin(); it != answers_.end();) {
+        if (it->second.expires <= now) it = answers_.erase(it);
+        else ++it;
+      }
+      if (answers_.size() >= max_answers) answers_.erase(answers_.begin());
+    }
+    answers_[eph] = Answer{addr, reply, now + answer_lifetime};
+  }
+
   void on_responder_established(TimePoint now, const Address& from, std::size_t received, Established est) {
     const Bytes& app = est.peer_payload;
     if (app.empty()) {
@@ -435,12 +480,14 @@ class SecureEndpoint {
         ++stats_.handshakes_failed;
         return;
       }
-      if (!rudp_.rekey(rudp::ConnectionId{old_current}, rudp::ConnectionId{local}, rudp::ConnectionId{remote},
+      // The initiator may name an id from before our last rekey: the connection is under its newest.
+      const std::uint32_t from_id = s->current;
+      if (!rudp_.rekey(rudp::ConnectionId{from_id}, rudp::ConnectionId{local}, rudp::ConnectionId{remote},
                        std::move(*prot))) {
         ++stats_.handshakes_failed;
         return;
       }
-      rekeyed(*s, old_current, local, raw);
+      rekeyed(*s, from_id, local, raw);
       s->reply_to = from;
       return;
     }
@@ -586,6 +633,7 @@ class SecureEndpoint {
   std::unordered_map<std::uint32_t, std::uint32_t> by_current_;  // local id (current or pre-rekey) -> handle
   std::unordered_map<std::uint32_t, AmplificationGuard> closing_;  // local id -> guard, after the session ended
   std::set<std::uint32_t> sessions_pending_;  // handles of connects still in their handshake
+  std::map<Ephemeral, Answer> answers_;  // initiations answered recently, by the initiator's ephemeral key
   std::deque<Transmit> outbox_;
   std::deque<Event> events_;
   SecureEndpointStats stats_;

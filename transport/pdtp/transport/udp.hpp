@@ -93,7 +93,7 @@ struct UdpOptions {
     rudp::Config c;
     c.keep_alive_interval = std::chrono::seconds(5);  // control streams may be quiet for minutes
     c.idle_timeout = std::chrono::seconds(15);         // a peer that vanished is noticed after this
-    if (std::getenv("PDTP_NO_PACING")) c.pacing = false;
+    if (const char* d = std::getenv("PDTP_DGRAM")) c.max_datagram_size = std::strtoul(d, nullptr, 10);
     return c;
   }
 };
@@ -643,16 +643,13 @@ class UdpHost {
     request_flush();
   }
 
-  // The stream's owner is done with it: deliver what was written (FIN), abandon what was not read.
+  // The stream's owner is done with it: what was written is still delivered, then FIN. (No reset: a
+  // reset makes the peer discard what it has received but not yet read, such as a last reply.)
   void release(StreamState& st) {
     st.closed = true;
     auto* c = live(st);
     if (c) {
-      if (c->send_buffered(st.id) > 0 && !st.sent_fin) {
-        (void)c->finish(st.id);
-      } else {
-        (void)c->reset(st.id, 0);
-      }
+      if (!st.sent_fin) (void)c->finish(st.id);
       st.sent_fin = true;
       st.conn->last_stream_activity = now();
       request_flush();

@@ -125,8 +125,10 @@ class BatchedUdpSocket {
         // A run to one address, all of the first one's size (the last may be shorter).
         const std::size_t size = queue[i].bytes.size();
         std::size_t run = 1;
+        // One UDP datagram carries at most 65507 bytes, and the kernel segments at most 64 at once.
+        const std::size_t max_run = std::min<std::size_t>(max_gso_segments, size > 0 ? 65000 / size : 1);
         if (gso_) {
-          while (i + run < queue.size() && run < max_gso_segments && queue[i + run].to == queue[i].to &&
+          while (i + run < queue.size() && run < max_run && queue[i + run].to == queue[i].to &&
                  queue[i + run].bytes.size() <= size && queue[i + run - 1].bytes.size() == size)
             ++run;
         }
