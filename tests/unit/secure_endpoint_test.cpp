@@ -345,3 +345,30 @@ TEST_CASE("a copy of an initiation is answered with the same response and opens 
   CHECK(accepted == 1);
   CHECK(server.ep.connection_count() == 1);
 }
+
+TEST_CASE("an initiation the responder cannot take gets no answer, so the initiator sees no connection") {
+  secure::ensure_sodium();
+  Net net;
+  Node a("client:1", 0x11, false), b("client:2", 0x12, false);
+  const auto server_keys = secure::keypair_from_secret(secure_test::secret_filled(0x22));
+  secure::SecureEndpointOptions o;
+  o.local_static = server_keys;
+  o.max_connections = 1;  // room for one connection only
+  Ep ep(o, secure_test::CountingRandom{5}, [](const Addr& x) { return Bytes(x.begin(), x.end()); });
+  std::vector<Bytes> to_b;
+  auto deliver = [&](Node& from) {
+    while (auto t = from.ep.poll_transmit(net.now)) ep.on_datagram(net.now, from.addr, t->bytes);
+    while (auto t = ep.poll_transmit(net.now)) {
+      if (t->to == a.addr) a.ep.on_datagram(net.now, "server:1", t->bytes);
+      if (t->to == b.addr) to_b.push_back(t->bytes);
+    }
+    while (auto e = from.ep.poll_event()) from.events.push_back(std::move(*e));
+  };
+  REQUIRE(a.ep.connect(net.now, "server:1", server_keys.public_key).ok());
+  deliver(a);
+  REQUIRE(find_event<Ep::Connected>(a) != nullptr);
+  REQUIRE(b.ep.connect(net.now, "server:1", server_keys.public_key).ok());
+  deliver(b);
+  CHECK(to_b.empty());
+  CHECK(ep.connection_count() == 1);
+}

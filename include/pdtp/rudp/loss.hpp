@@ -87,7 +87,7 @@ class LossRecovery {
       const auto cap_us = static_cast<std::uint64_t>(
           std::chrono::duration_cast<std::chrono::microseconds>(peer_max_ack_delay_).count());
       const Duration delay = std::chrono::microseconds(std::min(ack.ack_delay_us, cap_us));
-      rtt_sample = now - largest_sent_time;
+      rtt_sample = std::max(now - largest_sent_time, Duration::zero());  // a clock stepping back gives no negative RTT
       rtt_.update(*rtt_sample, delay);
       if (!first_rtt_sample_) first_rtt_sample_ = now;
     }

@@ -391,9 +391,12 @@ class SecureEndpoint {
           ++stats_.handshakes_failed;
           return;
         }
+        // IK: the session exists before we answer; a session we refuse (limits, purpose) gets no answer,
+        // so the initiator does not take it for a working connection.
+        if (out->established && !on_responder_established(now, from, bytes.size(), std::move(*out->established)))
+          return;
         if (out->reply && eph) remember_answer(now, *eph, addr, *out->reply);
         if (out->reply) queue(Transmit{from, std::move(*out->reply)});
-        if (out->established) on_responder_established(now, from, bytes.size(), std::move(*out->established));
         return;
       }
       case HandshakeKind::response:
@@ -458,16 +461,16 @@ class SecureEndpoint {
     answers_[eph] = Answer{addr, reply, now + answer_lifetime};
   }
 
-  void on_responder_established(TimePoint now, const Address& from, std::size_t received, Established est) {
+  bool on_responder_established(TimePoint now, const Address& from, std::size_t received, Established est) {
     const Bytes& app = est.peer_payload;
     if (app.empty()) {
       ++stats_.handshakes_failed;
-      return;
+      return false;
     }
     auto prot = AeadProtection::create(est.keys, now, options_.key_limits);
     if (!prot) {
       ++stats_.handshakes_failed;
-      return;
+      return false;
     }
     AeadProtection* raw = prot->get();
     const std::uint32_t local = est.keys.local_index;
@@ -478,27 +481,27 @@ class SecureEndpoint {
       // Only the same peer may replace a connection's keys, and only ours as responder.
       if (!s || s->role != rudp::Role::server || !(s->peer_key == est.keys.remote_static)) {
         ++stats_.handshakes_failed;
-        return;
+        return false;
       }
       // The initiator may name an id from before our last rekey: the connection is under its newest.
       const std::uint32_t from_id = s->current;
       if (!rudp_.rekey(rudp::ConnectionId{from_id}, rudp::ConnectionId{local}, rudp::ConnectionId{remote},
                        std::move(*prot))) {
         ++stats_.handshakes_failed;
-        return;
+        return false;
       }
       rekeyed(*s, from_id, local, raw);
       s->reply_to = from;
-      return;
+      return true;
     }
     if (app[0] != purpose_new) {
       ++stats_.handshakes_failed;
-      return;
+      return false;
     }
     if (!rudp_.insert(now, rudp::ConnectionId{local}, rudp::ConnectionId{remote}, rudp::Role::server, from,
                       std::move(*prot))) {
       ++stats_.handshakes_failed;
-      return;
+      return false;
     }
     Session s = make_session(rudp::Role::server, local, from, est.keys.remote_static, raw);
     s.reply_to = from;
@@ -507,6 +510,7 @@ class SecureEndpoint {
     sessions_.emplace(local, std::move(s));
     by_current_[local] = local;
     events_.push_back(Accepted{Handle{local}, from, est.keys.remote_static, Bytes(app.begin() + 1, app.end())});
+    return true;
   }
 
   void on_initiator_established(TimePoint now, Outgoing o, std::optional<Bytes> finish, Established est) {
