@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data plane: one dsclient fetching a file from dstream on loopback (default chunk size 250 kB),
 # side by side with curl fetching the same file from nginx on loopback. Target: dsclient >= 50% of
-# curl's rate. Prints MB/s (10^6 bytes per second) for each run and the medians.
+# curl's rate. Prints MB/s (10^6 bytes per second) for each run and the medians. dsclient speaks plain
+# TCP here (--transport tcp), as curl does; bench/udp_vs_tcp_loopback.sh compares the two transports.
 #   bench/data_plane.sh            (env: BUILD=build dir, DATA_MIB=1024, RUNS=3)
 source "$(dirname "$0")/lib.sh"
 MIB=${DATA_MIB:-1024}
@@ -75,24 +76,24 @@ check_hash() { [ "$(cut -d' ' -f1 "$1")" = "$WANT" ] || die "$2: wrong SHA-256";
 echo "data_plane: ${MIB} MiB file on loopback, dstream chunk size 250000; $RUNS runs; MB/s = 10^6 bytes/s"
 echo "  load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; ${RT[*]:-normal priority}"
 # The first fetch from dstream also computes every chunk's SHA-256 on the server (cached after).
-measure "$DSTREAM_PID" "'$DSCLIENT' -q -o - '$DS_URL' > /dev/null"
+measure "$DSTREAM_PID" "'$DSCLIENT' -q --transport tcp -o - '$DS_URL' > /dev/null"
 echo "  first dsclient fetch (server hashes the file on the way): $RATE MB/s"
 
 declare -a c_null d_null c_file d_file c_sha d_sha c_cpu d_cpu
 for r in $(seq 1 "$RUNS"); do
   measure "$NGINX_WORKER" "curl -sS -o /dev/null '$NG_URL'"
   c_null+=("$RATE"); c_cpu+=("client $CCPU s + nginx $SCPU s")
-  measure "$DSTREAM_PID" "'$DSCLIENT' -q -o - '$DS_URL' > /dev/null"
+  measure "$DSTREAM_PID" "'$DSCLIENT' -q --transport tcp -o - '$DS_URL' > /dev/null"
   d_null+=("$RATE"); d_cpu+=("client $CCPU s + dstream $SCPU s")
   measure "$NGINX_WORKER" "curl -sS -o '$WORK/out/curl.bin' '$NG_URL'"; c_file+=("$RATE")
   cmp -s "$WORK/out/curl.bin" "$WORK/www/file.bin" || die "curl: output differs"
   rm -f "$WORK/out/curl.bin"
-  measure "$DSTREAM_PID" "cd '$WORK/out' && '$DSCLIENT' -q -o dsclient.bin '$DS_URL'"; d_file+=("$RATE")
+  measure "$DSTREAM_PID" "cd '$WORK/out' && '$DSCLIENT' -q --transport tcp -o dsclient.bin '$DS_URL'"; d_file+=("$RATE")
   cmp -s "$WORK/out/dsclient.bin" "$WORK/www/file.bin" || die "dsclient: output differs"
   rm -f "$WORK/out/dsclient.bin"
   measure "$NGINX_WORKER" "curl -sS '$NG_URL' | sha256sum > '$WORK/out/c.sha'"; c_sha+=("$RATE")
   check_hash "$WORK/out/c.sha" "curl | sha256sum"
-  measure "$DSTREAM_PID" "'$DSCLIENT' -q -o - '$DS_URL' | sha256sum > '$WORK/out/d.sha'"; d_sha+=("$RATE")
+  measure "$DSTREAM_PID" "'$DSCLIENT' -q --transport tcp -o - '$DS_URL' | sha256sum > '$WORK/out/d.sha'"; d_sha+=("$RATE")
   check_hash "$WORK/out/d.sha" "dsclient -o - | sha256sum"
   echo "  run $r: to /dev/null curl ${c_null[-1]} dsclient ${d_null[-1]} | to a file curl ${c_file[-1]} dsclient ${d_file[-1]} | into sha256sum curl ${c_sha[-1]} dsclient ${d_sha[-1]}"
   echo "         CPU to /dev/null: curl: ${c_cpu[-1]}; dsclient: ${d_cpu[-1]}"

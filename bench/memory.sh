@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Memory: (1) peak RSS of dsclient streaming a file in order into a pipe (target <= 64 MB);
 # (2) dstream's RSS growth with idle registered clients (target <= 10 KB per client).
-#   bench/memory.sh            (env: BUILD=build dir, STREAM_MIB=2048, IDLE_CLIENTS=2000)
+#   bench/memory.sh            (env: BUILD=build dir, STREAM_MIB=2048, IDLE_CLIENTS=2000, TRANSPORT=tcp or udp)
 source "$(dirname "$0")/lib.sh"
 MIB=${STREAM_MIB:-2048}
 IDLE=${IDLE_CLIENTS:-2000}
@@ -21,7 +21,7 @@ mkfifo "$WORK/pipe"
 sha256sum <"$WORK/pipe" >"$WORK/got.sha" &
 SUM_PID=$!
 PIDS+=("$SUM_PID")
-"$DSCLIENT" -q -o - "pdtp://127.0.0.1:$DS_PORT/big.bin" >"$WORK/pipe" 2>"$WORK/dsclient.err" &
+"$DSCLIENT" -q --transport "${TRANSPORT:-tcp}" -o - "pdtp://127.0.0.1:$DS_PORT/big.bin" >"$WORK/pipe" 2>"$WORK/dsclient.err" &
 CL_PID=$!
 PIDS+=("$CL_PID")
 hwm=0
@@ -38,7 +38,7 @@ verdict=met; [ "$hwm" -le 65536 ] || verdict="NOT met"
 printf 'memory: dsclient -o - | sha256sum, %d MiB file: peak RSS (VmHWM) %.1f MiB (target <= 64 MiB: %s)\n' \
   "$MIB" "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')" "$verdict"
 if [ -x /usr/bin/time ]; then
-  /usr/bin/time -f '%M' -o "$WORK/time.out" "$DSCLIENT" -q -o - "pdtp://127.0.0.1:$DS_PORT/big.bin" 2>/dev/null \
+  /usr/bin/time -f '%M' -o "$WORK/time.out" "$DSCLIENT" -q --transport "${TRANSPORT:-tcp}" -o - "pdtp://127.0.0.1:$DS_PORT/big.bin" 2>/dev/null \
     | sha256sum >"$WORK/got2.sha"
   printf '        same again under /usr/bin/time: max RSS %.1f MiB\n' "$(awk '{ print $1 / 1024 }' "$WORK/time.out")"
 fi
