@@ -210,3 +210,20 @@ TEST_CASE("a LEDBAT connection yields to a NewReno or BBR connection sharing the
   // The link was still used fully between the two.
   CHECK(static_cast<double>(fg.received + bg.received) > 0.8 * link.rate * 20);
 }
+
+TEST_CASE("BBR settles under a shallow bottleneck queue instead of overflowing it for the whole transfer") {
+  LinkConfig link;  // 12.5 MB/s, 20 ms one way: a BDP of 500 kB in front of a queue of a fifth of that
+  link.delay = 20ms;
+  link.queue_bytes = 100 * 1024;
+  Config cfg;
+  Sim sim(cfg, cfg, link, LinkConfig{}, 6);
+  BulkTransfer t(40 << 20);
+  REQUIRE(run_transfer(sim, t, 120s));
+  CHECK_FALSE(t.mismatch);
+  const auto& up = sim.uplink();
+  INFO("queue drops " << up.queue_drops << " of " << up.sent);
+  // Startup overshoots once; after that the estimate must stay at what the bottleneck delivers.
+  CHECK(static_cast<double>(up.queue_drops) < 0.03 * static_cast<double>(up.sent));
+  const double goodput = static_cast<double>(t.total) / seconds(sim.now - sim.start());
+  CHECK(goodput > 0.8 * link.rate);
+}

@@ -2,12 +2,17 @@
 // max of delivery-rate samples) and the minimum RTT, paces at gain x bandwidth and caps data in flight
 // at gain x bandwidth-delay product. Loss is not a signal here, so random loss alone does not cut the
 // rate; persistent congestion (nothing acked for three probe timeouts) collapses the window.
+// Loss together with a standing queue is another matter: a round trip that loses more than 2% of
+// its data while even its smallest RTT stands 1.25x above the minimum means the bandwidth estimate outran the
+// bottleneck (e.g. ACK compression inflated a sample), so the estimate is capped at what that round
+// actually delivered (in the manner of BBRv2's loss bound). Random loss without a queue never caps.
 #pragma once
 
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <optional>
 
 #include "pdtp/rudp/congestion_controller.hpp"
@@ -35,7 +40,12 @@ class Bbr final : public CongestionController {
       next_round_delivered_ = s.delivered;
       ++round_;
       round_start = true;
+      end_loss_round();
     }
+    round_acked_ += s.acked_bytes;
+    if (s.rtt_sample) round_min_rtt_ = std::min(round_min_rtt_, *s.rtt_sample);
+    if (s.rate && s.rate->valid && !s.rate->app_limited)
+      round_best_rate_ = std::max(round_best_rate_, s.rate->bytes_per_second);
     if (s.rate && s.rate->valid && (!s.rate->app_limited || s.rate->bytes_per_second >= max_bw()))
       update_bw_filter(s.rate->bytes_per_second);
 
@@ -52,7 +62,8 @@ class Bbr final : public CongestionController {
     update_window(s);
   }
 
-  void on_congestion_event(TimePoint, TimePoint, std::uint64_t, bool persistent) override {
+  void on_congestion_event(TimePoint, TimePoint, std::uint64_t lost_bytes, bool persistent) override {
+    round_lost_ += lost_bytes;
     if (persistent) cwnd_ = min_window();
   }
 
@@ -67,8 +78,10 @@ class Bbr final : public CongestionController {
     double m = 0;
     for (const auto& slot : bw_slots_)
       if (slot.round + bw_window_rounds > round_ && slot.bw > m) m = slot.bw;
-    return m;
+    return std::min(m, bw_hi_);
   }
+  // The cap a congested round set on the bandwidth estimate (infinite until one happens).
+  double bandwidth_cap() const noexcept { return bw_hi_; }
   std::optional<Duration> min_rtt() const noexcept { return min_rtt_; }
   bool filled_pipe() const noexcept { return filled_pipe_; }
 
@@ -101,6 +114,25 @@ class Bbr final : public CongestionController {
     auto& slot = bw_slots_[round_ % bw_window_rounds];
     if (slot.round != round_) slot = BwSlot{round_, 0};
     slot.bw = std::max(slot.bw, bw);
+  }
+
+  // A round trip ended: did it show congestion (loss with a standing queue)? Then cap the estimate at
+  // what the round delivered; a clean round lets the cap follow what the path delivered since.
+  void end_loss_round() noexcept {
+    const std::uint64_t total = round_acked_ + round_lost_;
+    const bool lossy = total > 0 && static_cast<double>(round_lost_) > loss_threshold * static_cast<double>(total);
+    // Even the round's smallest RTT stands above the minimum: a queue, not a delayed ACK or two.
+    const bool queued = min_rtt_ && round_min_rtt_ != Duration::max() && round_min_rtt_ > *min_rtt_ + *min_rtt_ / 4;
+    if (lossy && queued && round_best_rate_ > 0) {
+      bw_hi_ = round_best_rate_;
+      if (!filled_pipe_) filled_pipe_ = true;  // startup found the ceiling the hard way
+    } else if (!lossy && round_best_rate_ > bw_hi_) {
+      bw_hi_ = round_best_rate_;
+    }
+    round_acked_ = 0;
+    round_lost_ = 0;
+    round_min_rtt_ = Duration::max();
+    round_best_rate_ = 0;
   }
 
   void check_full_pipe() noexcept {
@@ -212,6 +244,13 @@ class Bbr final : public CongestionController {
   std::optional<TimePoint> probe_rtt_done_;
   bool probe_rtt_round_done_ = false;
   std::uint64_t prior_cwnd_ = 0;
+  // Loss bound (see the top of the file).
+  static constexpr double loss_threshold = 0.02;
+  double bw_hi_ = std::numeric_limits<double>::infinity();
+  std::uint64_t round_acked_ = 0;
+  std::uint64_t round_lost_ = 0;
+  Duration round_min_rtt_ = Duration::max();
+  double round_best_rate_ = 0;
 };
 
 }  // namespace pdtp::rudp

@@ -12,6 +12,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -352,7 +353,7 @@ class Connection {
   void enqueue_send(StreamId id, Stream& s) {
     if (s.in_send_queue || !s.send.wants_to_send(connection_credit())) return;
     s.in_send_queue = true;
-    send_queue_.push_back(id);
+    send_queue_.insert(to_u64(id));
   }
   void enqueue_control(StreamId id, Stream& s) {
     if (s.in_control_queue) return;
@@ -440,7 +441,7 @@ class Connection {
 
   // Streams.
   std::unordered_map<std::uint64_t, Stream> streams_;
-  std::deque<StreamId> send_queue_;     // streams with data to send, round robin
+  std::set<std::uint64_t> send_queue_;  // streams with data to send, lowest id first
   std::deque<StreamId> control_queue_;  // streams with control frames to send
   std::uint64_t opened_local_ = 0;      // streams we opened
   std::uint64_t peer_max_streams_ = initial_max_streams;

@@ -144,20 +144,22 @@ inline bool Connection::write_stream_control(detail::Writer& w, SentPacket& sp, 
 }
 
 inline void Connection::write_streams(detail::Writer& w, SentPacket& sp) {
+  // Lowest stream id first: streams opened earlier (the control stream, the earliest chunk asked
+  // for) finish first instead of all crawling along together; a stream that cannot send yields.
   while (!send_queue_.empty() && w.remaining() > 8) {
-    const StreamId id = send_queue_.front();
+    const StreamId id{*send_queue_.begin()};
     auto it = streams_.find(to_u64(id));
     if (it == streams_.end()) {
-      send_queue_.pop_front();
+      send_queue_.erase(send_queue_.begin());
       continue;
     }
     Stream& s = it->second;
     if (!write_stream_frame(w, sp, id, s)) return;  // no room left: the stream keeps its turn
-    send_queue_.pop_front();
+    send_queue_.erase(send_queue_.begin());
     s.in_send_queue = false;
     if (s.send.wants_to_send(connection_credit())) {
       s.in_send_queue = true;
-      send_queue_.push_back(id);  // round robin: others go first
+      send_queue_.insert(to_u64(id));
     } else if (s.send.sendable(UINT64_MAX) > 0 && connection_credit() == 0) {
       connection_blocked_ = true;  // MAX_DATA will queue it again
     }
