@@ -272,3 +272,49 @@ TEST_CASE("delivery-rate samples measure acknowledged bytes over the send or ack
   CHECK(s->bytes_per_second == Approx(12000 / 0.029));
   CHECK_FALSE(s->app_limited);
 }
+
+namespace {
+// One round trip of ACKs to a BBR controller: 10 ACKs of 20 kB, each with a rate sample and RTT.
+void bbr_round(Bbr& cc, RttEstimator& rtt, TimePoint& now, std::uint64_t& delivered, double rate,
+               std::chrono::milliseconds rtt_sample, std::uint64_t lost_bytes) {
+  for (int i = 0; i < 10; ++i) {
+    AckSample s;
+    now += 2ms;
+    s.now = now;
+    s.acked_bytes = 20000;
+    delivered += 20000;
+    s.delivered = delivered;
+    s.prior_bytes_in_flight = 200000;
+    s.bytes_in_flight = 180000;
+    s.rtt_sample = rtt_sample;
+    RateSample rs;
+    rs.valid = true;
+    rs.bytes_per_second = rate;
+    rs.prior_delivered = delivered - 200000;
+    rs.interval = 20ms;
+    s.rate = rs;
+    cc.on_ack(s, rtt);
+    if (i == 5 && lost_bytes > 0) cc.on_congestion_event(now, now, lost_bytes, false);
+  }
+}
+}  // namespace
+
+TEST_CASE("BBR caps an inflated bandwidth estimate after a round with heavy loss and a standing queue") {
+  Bbr cc(1200, 0);
+  RttEstimator rtt;
+  rtt.update(20ms, 0ms);
+  TimePoint now = t0;
+  std::uint64_t delivered = 0;
+  for (int r = 0; r < 40; ++r) bbr_round(cc, rtt, now, delivered, 10e6, 20ms, 0);
+  REQUIRE(cc.filled_pipe());
+  // ACK compression: a few samples claim three times the real rate; the max filter believes them.
+  bbr_round(cc, rtt, now, delivered, 30e6, 20ms, 0);
+  REQUIRE(cc.max_bw() == Approx(30e6));
+  // Loss without a queue (even 5%, as on a lossy radio link) does not cap anything.
+  for (int r = 0; r < 3; ++r) bbr_round(cc, rtt, now, delivered, 10e6, 20ms, 10000);
+  CHECK(cc.max_bw() == Approx(30e6));
+  // 5% loss while every RTT sample stands at 1.5x the minimum: the queue overflows. Capped.
+  for (int r = 0; r < 3; ++r) bbr_round(cc, rtt, now, delivered, 10e6, 30ms, 10000);
+  CHECK(cc.max_bw() == Approx(10e6));
+  CHECK(cc.pacing_rate(rtt) < 15e6);
+}
