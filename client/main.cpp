@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include <asio.hpp>
 
 #include "known_hosts.hpp"
+#include "pdtp/rudp/packet.hpp"
 #include "pdtp/secure/keys.hpp"
 #include "pdtp/transport/tcp.hpp"
 #include "pdtp/transport/udp.hpp"
@@ -68,6 +70,7 @@ int main(int argc, char** argv) {
   std::string bind_text;
   std::string server_key_text;
   std::string known_hosts_text;
+  std::size_t datagram_size = transport::UdpOptions::default_config().max_datagram_size;
   app.add_option("url", url_text, "pdtp://host[:port]/path of the file (port defaults to 6086)")->required();
   app.add_option("-o,--output", opt.output,
                  "where to write: a file name, or - for standard output (in order; works into a pipe).\n"
@@ -88,6 +91,12 @@ int main(int argc, char** argv) {
                  "where server keys are remembered on first use\n"
                  "(default: $XDG_CONFIG_HOME/distribustream/known_hosts, else ~/.config/distribustream/known_hosts)")
       ->type_name("FILE");
+  app.add_option("--datagram-size", datagram_size,
+                 "largest UDP datagram dsclient sends, 1200..65527 (default 1200; 1452 suits Ethernet paths,\n"
+                 "larger only where the path carries it). Only the sender's setting matters: peers and the\n"
+                 "server receive any size")
+      ->type_name("BYTES")
+      ->check(CLI::Range(rudp::min_datagram_size, rudp::max_udp_payload));
   app.add_flag("--seed", opt.seed, "keep serving the file to other peers after the download, until interrupted");
   app.add_flag("-q,--quiet", opt.quiet, "no progress display");
   app.set_version_flag("--version", std::string("dsclient ") + PDTP_VERSION);
@@ -171,6 +180,7 @@ int main(int argc, char** argv) {
   secure::ensure_sodium();
   transport::UdpOptions udp;
   udp.identity = secure::generate_keypair([](secure::MutableByteView out) { randombytes_buf(out.data(), out.size()); });
+  udp.config.max_datagram_size = datagram_size;
   transport::record_datagrams_from_env(udp);
   transport::UdpHost host(io, udp);
   return run_client<transport::Udp>(io, opt);

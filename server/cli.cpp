@@ -20,7 +20,7 @@ namespace {
 constexpr int exit_usage = 2;
 
 struct RawArgs {
-  std::string conf, host, port, root, chunk_size, vhost, transport, key_file;
+  std::string conf, host, port, root, chunk_size, vhost, transport, key_file, datagram_size;
   bool quiet = false, verbose = false, version = false, require_encryption = false;
 };
 
@@ -38,7 +38,7 @@ constexpr const char* help_footer =
     "Config file (YAML): one `key: value` per line; the original `:key: value` spelling works too.\n"
     "  Keys: vhost, host, port, quiet, file_root, chunk_size, streaming,\n"
     "        peer_upload_slots, peer_download_slots, file_service_slots, transfer_timeout_ms,\n"
-    "        transport, require_encryption, key_file\n"
+    "        transport, require_encryption, key_file, udp_datagram_size\n"
     "  A relative file_root or key_file is relative to the config file's directory.\n"
     "  Flags override the file.\n"
     "\n"
@@ -46,6 +46,9 @@ constexpr const char* help_footer =
     "start (default $XDG_CONFIG_HOME/distribustream/dstream.key, else\n"
     "~/.config/distribustream/dstream.key). Its public key is printed at start-up and shown on\n"
     "the status page; clients pin it with dsclient --server-key KEY, or remember it on first use.\n"
+    "\n"
+    "Datagram size (for UDP): --datagram-size limits only what dstream sends; every peer receives\n"
+    "datagrams of any size, so each side may pick its own (dsclient has the same flag).\n"
     "\n"
     "Examples:\n"
     "  dstream --root ./demo\n"
@@ -113,6 +116,10 @@ CliOutcome parse_dstream_cli(int argc, const char* const* argv, std::ostream& ou
   app.add_option("--key-file", raw.key_file,
                  "the server's private key, created 0600 if missing (default: see below)")
       ->type_name("FILE");
+  app.add_option("--datagram-size", raw.datagram_size,
+                 "largest UDP datagram dstream sends, 1200..65527 (default 1200; 1452 suits Ethernet paths,\n"
+                 "larger only where the path carries it); config key udp_datagram_size")
+      ->type_name("BYTES");
   app.add_flag("-q,--quiet", raw.quiet, "log only errors (the default)");
   app.add_flag("-v,--verbose", raw.verbose, "log connections and transfers");
   app.add_flag("--version", raw.version, "print the version and exit");
@@ -161,6 +168,10 @@ CliOutcome parse_dstream_cli(int argc, const char* const* argv, std::ostream& ou
   if (ok && app.count("--key-file") != 0) {
     ok = apply_flag<std::filesystem::path>("--key-file", raw.key_file, parse_file_value,
                                            [&](std::filesystem::path v) { s.key_file = std::move(v); }, error);
+  }
+  if (ok && app.count("--datagram-size") != 0) {
+    ok = apply_flag<std::size_t>("--datagram-size", raw.datagram_size, parse_udp_datagram_size_value,
+                                 [&](std::size_t v) { s.udp_datagram_size = v; }, error);
   }
   if (!ok) return usage_error(err, error);
   if (raw.require_encryption) s.require_encryption = true;

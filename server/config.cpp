@@ -58,6 +58,7 @@ const std::vector<KeyHandler>& handlers() {
       {"transport", "tcp, udp or both", setter<TransportMode>(parse_transport_value, [](ServerSettings& s, TransportMode v) { s.transport = v; })},
       {"require_encryption", "true or false", setter<bool>(parse_bool_value, [](ServerSettings& s, bool v) { s.require_encryption = v; })},
       {"key_file", "a file name", setter<std::filesystem::path>(parse_file_value, [](ServerSettings& s, std::filesystem::path v) { s.key_file = std::move(v); })},
+      {"udp_datagram_size", "an integer 1200..65527 (bytes)", setter<std::size_t>(parse_udp_datagram_size_value, [](ServerSettings& s, std::size_t v) { s.udp_datagram_size = v; })},
   };
   return table;
 }

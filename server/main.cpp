@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
     }
     pdtp::transport::UdpOptions options;
     options.identity = *keys;
+    options.config.max_datagram_size = settings.udp_datagram_size;
     pdtp::transport::record_datagrams_from_env(options);
     udp.emplace(io, options);
   }

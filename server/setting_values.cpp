@@ -83,6 +83,12 @@ Result<unsigned> parse_timeout_ms_value(std::string_view text) {
   return static_cast<unsigned>(*v);
 }
 
+Result<std::size_t> parse_udp_datagram_size_value(std::string_view text) {
+  auto v = parse_uint_value(text, min_udp_datagram_size, max_udp_datagram_size, "bytes");
+  if (!v) return v.error();
+  return static_cast<std::size_t>(*v);
+}
+
 Result<bool> parse_bool_value(std::string_view text) {
   const std::string t = lower(text);
   if (t == "true" || t == "yes" || t == "on") return true;

@@ -1,6 +1,7 @@
 // Everything dstream can be configured with, after the config file and the command line are merged.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -30,6 +31,8 @@ struct ServerSettings {
   bool require_encryption = false;       // true = turn plain (TCP) peers away; needs udp
   // The server's long-term private key; empty = default_key_file() (created on first start).
   std::filesystem::path key_file;
+  // Largest UDP datagram dstream sends (receivers take any size): 1200 fits every path.
+  std::size_t udp_datagram_size = 1200;
 
   bool uses_udp() const noexcept { return transport != TransportMode::tcp; }
   bool uses_tcp() const noexcept { return transport != TransportMode::udp; }

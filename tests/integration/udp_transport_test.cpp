@@ -30,9 +30,13 @@ secure::KeyPair fresh_keys() {
 
 // A host on its own thread, answering every stream by echoing what it reads until the end.
 struct EchoServer {
-  EchoServer() : keys(fresh_keys()) {
+  explicit EchoServer(std::size_t datagram_size = rudp::min_datagram_size,
+                      std::function<void(std::span<const std::uint8_t>)> on_send = {})
+      : keys(fresh_keys()) {
     transport::UdpOptions o;
     o.identity = keys;
+    o.config.max_datagram_size = datagram_size;
+    o.on_send = std::move(on_send);
     host.emplace(io, o);
     acceptor.emplace(Udp::listen(io.get_executor(), {asio::ip::make_address("127.0.0.1"), 0}));
     port = acceptor->local_endpoint().port();
@@ -86,9 +90,12 @@ struct EchoServer {
 };
 
 struct Client {
-  explicit Client(std::function<void(std::span<const std::uint8_t>)> on_send = {}) : keys(fresh_keys()) {
+  explicit Client(std::function<void(std::span<const std::uint8_t>)> on_send = {},
+                  std::size_t datagram_size = rudp::min_datagram_size)
+      : keys(fresh_keys()) {
     transport::UdpOptions o;
     o.identity = keys;
+    o.config.max_datagram_size = datagram_size;
     o.on_send = std::move(on_send);
     host.emplace(io, o);
   }
@@ -163,6 +170,44 @@ TEST_CASE("udp transport: a stream to a pinned key echoes 8 MB byte-exact and no
   std::lock_guard lock2(server.mu);
   REQUIRE(!server.peer_keys.empty());
   CHECK(server.peer_keys.front() == secure::to_text(client.keys.public_key));
+}
+
+namespace {
+
+// The sizes of the datagrams one host sends (its on_send hook may run on another thread).
+struct SizeLog {
+  std::function<void(std::span<const std::uint8_t>)> hook() {
+    return [this](std::span<const std::uint8_t> d) {
+      std::lock_guard lock(mu);
+      sizes.push_back(d.size());
+    };
+  }
+  std::size_t largest() {
+    std::lock_guard lock(mu);
+    return sizes.empty() ? 0 : *std::max_element(sizes.begin(), sizes.end());
+  }
+  std::size_t count_above(std::size_t n) {
+    std::lock_guard lock(mu);
+    return static_cast<std::size_t>(std::count_if(sizes.begin(), sizes.end(), [n](std::size_t s) { return s > n; }));
+  }
+  std::mutex mu;
+  std::vector<std::size_t> sizes;
+};
+
+}  // namespace
+
+TEST_CASE("udp transport: each end sends datagrams up to its own size and receives the other's") {
+  SizeLog client_sent, server_sent;  // outlive the hosts that write to them
+  EchoServer server(1452, server_sent.hook());
+  Client client(client_sent.hook(), 9000);
+  const std::string data = pattern(2 << 20, "DATAGRAM-SIZE");
+  auto got = client.run(echo_once({asio::ip::make_address("127.0.0.1"), server.port, server.keys.public_key}, data));
+  CHECK(got == data);
+  // 2 MB each way: about 230 datagrams of 9000 bytes from the client, 1450 of 1452 from the server.
+  CHECK(client_sent.largest() <= 9000);
+  CHECK(client_sent.count_above(1452) >= 100);
+  CHECK(server_sent.largest() <= 1452);
+  CHECK(server_sent.count_above(1200) >= 500);
 }
 
 TEST_CASE("udp transport: several streams share one connection to the same peer") {

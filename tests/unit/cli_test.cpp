@@ -256,3 +256,49 @@ TEST_CASE("dstream --help explains the transport, encryption and key options") {
     CHECK(r.out.find(text) != std::string::npos);
   }
 }
+
+TEST_CASE("dstream sends 1200-byte datagrams unless --datagram-size or the config file says otherwise") {
+  TempDir dir;
+  const std::string root = (dir.path / "files").string();
+  auto plain = run({"--root", root});
+  REQUIRE(plain.outcome.settings);
+  CHECK(plain.outcome.settings->udp_datagram_size == 1200);
+  auto flag = run({"--root", root, "--datagram-size", "1452"});
+  REQUIRE(flag.outcome.settings);
+  CHECK(flag.outcome.settings->udp_datagram_size == 1452);
+  CHECK(run({"--root", root, "--datagram-size", "65527"}).outcome.settings->udp_datagram_size == 65527);
+}
+
+TEST_CASE("dstream --datagram-size overrides the config file's udp_datagram_size") {
+  TempDir dir;
+  const fs::path conf = dir.write("a.yml", "file_root: files\nudp_datagram_size: 9000\n");
+  auto from_file = run({"--conf", conf.string()});
+  REQUIRE(from_file.outcome.settings);
+  CHECK(from_file.outcome.settings->udp_datagram_size == 9000);
+  auto r = run({"--conf", conf.string(), "--datagram-size", "1200"});
+  REQUIRE(r.outcome.settings);
+  CHECK(r.outcome.settings->udp_datagram_size == 1200);
+}
+
+TEST_CASE("a --datagram-size outside 1200..65527 is an error naming the flag and the range") {
+  TempDir dir;
+  const std::string root = (dir.path / "files").string();
+  CHECK(failure_line(run({"--root", root, "--datagram-size", "1199"})) ==
+        "dstream: error: --datagram-size: expected an integer 1200..65527 (bytes), got '1199'\n");
+  CHECK(failure_line(run({"--root", root, "--datagram-size", "65528"})) ==
+        "dstream: error: --datagram-size: expected an integer 1200..65527 (bytes), got '65528'\n");
+  CHECK(failure_line(run({"--root", root, "--datagram-size", "jumbo"})).find("--datagram-size: ") !=
+        std::string::npos);
+  const fs::path conf = dir.write("bad.yml", "file_root: files\nudp_datagram_size: 100\n");
+  CHECK(failure_line(run({"--conf", conf.string()})) == "dstream: error: " + conf.string() +
+                                                            ": key 'udp_datagram_size': expected an integer "
+                                                            "1200..65527 (bytes), got '100'\n");
+}
+
+TEST_CASE("dstream --help explains --datagram-size and that receivers take any size") {
+  auto r = run({"--help"});
+  for (const char* text : {"--datagram-size", "1200..65527", "1452", "udp_datagram_size", "receives"}) {
+    INFO(text);
+    CHECK(r.out.find(text) != std::string::npos);
+  }
+}

@@ -281,3 +281,29 @@ TEST_CASE("a relative key_file is resolved against the config file's directory")
   CHECK(r->key_file == conf.parent_path() / "../keys/d.key");
   CHECK(r->key_file.is_absolute());
 }
+
+TEST_CASE("udp_datagram_size defaults to 1200 and is read in both spellings") {
+  auto none = parse_config_yaml("port: 7000\n", "x.yml");
+  REQUIRE(none.ok());
+  CHECK(none->udp_datagram_size == 1200);
+  auto plain = parse_config_yaml("udp_datagram_size: 1452\n", "x.yml");
+  REQUIRE(plain.ok());
+  CHECK(plain->udp_datagram_size == 1452);
+  auto ruby = parse_config_yaml(":udp_datagram_size: 9000\n", "x.yml");
+  REQUIRE(ruby.ok());
+  CHECK(ruby->udp_datagram_size == 9000);
+  CHECK(parse_config_yaml("udp_datagram_size: 1200", "x")->udp_datagram_size == 1200);
+  CHECK(parse_config_yaml("udp_datagram_size: 65527", "x")->udp_datagram_size == 65527);
+}
+
+TEST_CASE("a udp_datagram_size outside 1200..65527 names the file, the key and the range") {
+  CHECK(error_of("udp_datagram_size: 1199") ==
+        "conf/x.yml: key 'udp_datagram_size': expected an integer 1200..65527 (bytes), got '1199'");
+  CHECK(error_of(":udp_datagram_size: 65528") ==
+        "conf/x.yml: key ':udp_datagram_size': expected an integer 1200..65527 (bytes), got '65528'");
+  CHECK(error_of("udp_datagram_size: 1.5k").find("key 'udp_datagram_size'") != std::string::npos);
+  CHECK(error_of("udp_datagram_size: [1452]") ==
+        "conf/x.yml: key 'udp_datagram_size': expected an integer 1200..65527 (bytes), got a list");
+  CHECK(error_of("udp_datagram_size: 1452\n:udp_datagram_size: 1500\n") ==
+        "conf/x.yml: key ':udp_datagram_size': given more than once");
+}

@@ -93,7 +93,6 @@ struct UdpOptions {
     rudp::Config c;
     c.keep_alive_interval = std::chrono::seconds(5);  // control streams may be quiet for minutes
     c.idle_timeout = std::chrono::seconds(15);         // a peer that vanished is noticed after this
-    if (const char* d = std::getenv("PDTP_DGRAM")) c.max_datagram_size = std::strtoul(d, nullptr, 10);
     return c;
   }
 };
