@@ -126,7 +126,7 @@ class Bbr final : public CongestionController {
     if (lossy && queued && round_best_rate_ > 0) {
       bw_hi_ = round_best_rate_;
       if (!filled_pipe_) filled_pipe_ = true;  // startup found the ceiling the hard way
-    } else if (!lossy && round_best_rate_ > bw_hi_) {
+    } else if (!queued && round_best_rate_ > bw_hi_) {  // loss without a queue is not congestion
       bw_hi_ = round_best_rate_;
     }
     round_acked_ = 0;
@@ -203,7 +203,12 @@ class Bbr final : public CongestionController {
     }
   }
 
-  void update_pacing_rate(const RttEstimator&) noexcept {
+  void update_pacing_rate(const RttEstimator& rtt) noexcept {
+    // Startup begins at high_gain x initial window per RTT and only speeds up from there: the first
+    // samples come from small, app-limited packets and would otherwise pace the first flights at a
+    // crawl.
+    if (pacing_rate_ <= 0 && rtt.has_sample())
+      pacing_rate_ = high_gain * static_cast<double>(initial_window()) / seconds(rtt.smoothed());
     const double bw = max_bw();
     if (bw <= 0) return;
     const double rate = pacing_gain_ * bw * 0.99;

@@ -283,6 +283,7 @@ class SecureEndpoint {
     int attempts = 0;
     TimePoint next_send{};
     std::optional<std::uint32_t> rekey_of;  // handle whose keys this handshake replaces
+    TimePoint last_sent{};
   };
   struct Session {
     rudp::Role role = rudp::Role::client;
@@ -340,6 +341,7 @@ class SecureEndpoint {
 
   void send_initiation(TimePoint now, Outgoing& o) {
     queue(Transmit{o.to, o.init->initiation(now)});
+    o.last_sent = now;
     ++o.attempts;
     const auto backoff = options_.handshake_retry * (1 << std::min(o.attempts - 1, 4));
     o.next_send = now + std::min<Duration>(backoff, std::chrono::seconds(2));
@@ -546,8 +548,14 @@ class SecureEndpoint {
       }
       return;
     }
+    // The handshake's round trip is the connection's first RTT estimate (not the 333 ms default), so
+    // its first probe timeouts and pacing fit the path. Only from a first attempt: a resend's answer
+    // cannot say which send it answers.
+    rudp::Config config = options_.config;
+    if (o.attempts == 1 && now > o.last_sent)
+      config.initial_rtt = std::clamp<Duration>(now - o.last_sent, std::chrono::milliseconds(1), std::chrono::seconds(10));
     if (!rudp_.insert(now, rudp::ConnectionId{local}, rudp::ConnectionId{remote}, rudp::Role::client, o.to,
-                      std::move(*prot))) {
+                      std::move(*prot), config)) {
       ++stats_.connects_failed;
       events_.push_back(ConnectFailed{Handle{local}, "too many connections"});
       return;
