@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "pdtp/transport/user_files.hpp"
 #include "pdtp/wire/url.hpp"
 
 namespace pdtp::client {
@@ -27,20 +28,7 @@ Error os_fail(std::string what, const fs::path& p, int err) {
   return fail(std::move(what) + " " + p.string() + ": " + std::strerror(err));
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const noexcept { return fd_; }
-  int release() noexcept { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
+using Fd = transport::UniqueFd;
 
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
@@ -145,11 +133,7 @@ std::vector<KnownHost> parse_known_hosts(std::string_view text) {
 }
 
 fs::path default_known_hosts_path() {
-  const char* xdg = std::getenv("XDG_CONFIG_HOME");
-  if (xdg != nullptr && xdg[0] == '/') return fs::path(xdg) / "distribustream" / "known_hosts";
-  const char* home = std::getenv("HOME");
-  if (home != nullptr && home[0] != '\0') return fs::path(home) / ".config" / "distribustream" / "known_hosts";
-  return {};
+  return transport::user_config_file("known_hosts");
 }
 
 std::string known_hosts_name(std::string_view host, std::uint16_t port) {

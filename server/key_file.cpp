@@ -13,6 +13,7 @@
 #include <optional>
 #include <utility>
 
+#include "pdtp/transport/user_files.hpp"
 #include "pdtp/secure/sodium.hpp"
 
 namespace pdtp::server {
@@ -30,21 +31,7 @@ Error os_fail(std::string what, const fs::path& p, int err) {
   return fail(std::move(what) + " " + p.string() + ": " + std::strerror(err));
 }
 
-// Closes the descriptor on every return path.
-class Fd {
- public:
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const noexcept { return fd_; }
-  int release() noexcept { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
+using Fd = transport::UniqueFd;
 
 // A string whose bytes are wiped when it goes away: the key file's text is the secret.
 struct WipedString {
@@ -149,11 +136,7 @@ Result<secure::KeyPair> create(const fs::path& file, bool& exists) {
 }  // namespace
 
 fs::path default_key_file() {
-  const char* xdg = std::getenv("XDG_CONFIG_HOME");
-  if (xdg != nullptr && xdg[0] == '/') return fs::path(xdg) / "distribustream" / "dstream.key";
-  const char* home = std::getenv("HOME");
-  if (home != nullptr && home[0] != '\0') return fs::path(home) / ".config" / "distribustream" / "dstream.key";
-  return {};
+  return transport::user_config_file("dstream.key");
 }
 
 std::string key_file_text(const secure::SecretKey& secret) {
