@@ -19,24 +19,7 @@ start_dstream "$WORK/www"
 DS_URL="pdtp://127.0.0.1:$DS_PORT/file.bin"
 
 NG_PORT=$(pick_port_pair)
-cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  sendfile on;
-  default_type application/octet-stream;
-  client_body_temp_path $WORK/nginx/body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  server { listen 127.0.0.1:$NG_PORT; root $WORK/www; }
-}
-CONF
+write_nginx_conf "$WORK/nginx" "127.0.0.1:$NG_PORT" "$WORK/www"
 "${RT[@]}" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx/start.log" &
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")

@@ -3,12 +3,14 @@
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-BUILD=${BUILD:-$BENCH_DIR/../build-bench}
+BUILD=$(realpath -m "${BUILD:-$BENCH_DIR/../build-bench}")  # absolute: scripts cd elsewhere
 DSTREAM=${DSTREAM:-$BUILD/server/dstream}
 DSCLIENT=${DSCLIENT:-$BUILD/client/dsclient}
 CONTROL_LOAD=${CONTROL_LOAD:-$BUILD/bench/control_load}
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pdtp-bench.XXXXXX")
+# dstream's key file and dsclient's known hosts stay in the scratch directory, not the user's.
+export XDG_CONFIG_HOME="$WORK/xdg"
 chmod 755 "$WORK"  # nginx's worker (user nobody) must read the files below it
 PIDS=()
 bench_cleanup() {
@@ -78,3 +80,28 @@ mb_per_s() { awk -v b="$1" -v s="$2" -v e="$3" 'BEGIN { printf "%.1f", b / (e - 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # make_file PATH MIB: random contents (not compressible, not sparse).
 make_file() { head -c "$(($2 * 1048576))" /dev/urandom >"$1"; }
+
+# write_nginx_conf DIR LISTEN ROOT: a one-worker nginx config serving ROOT on LISTEN (addr:port) with
+# sendfile, every temporary path inside DIR (the reference server of data_plane.sh and lossy_path.sh).
+write_nginx_conf() {
+  local dir=$1 listen=$2 root=$3
+  mkdir -p "$dir"
+  cat >"$dir/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  sendfile on;
+  default_type application/octet-stream;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  server { listen $listen; root $root; }
+}
+CONF
+}

@@ -256,25 +256,7 @@ path_rtt() {
 
 # A single-flow reference: nginx in A (started after the congestion control is set), curl in B.
 start_nginx() {
-  mkdir -p "$WORK/nginx"
-  cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  sendfile on;
-  default_type application/octet-stream;
-  client_body_temp_path $WORK/nginx/body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  server { listen $ADDR_A:$NG_PORT; root $WORK/www; }
-}
-CONF
+  write_nginx_conf "$WORK/nginx" "$ADDR_A:$NG_PORT" "$WORK/www"
   ip netns exec "$NS_A" nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx/start.log" &
   NGINX_PID=$!
   PIDS+=("$NGINX_PID")

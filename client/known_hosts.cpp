@@ -71,16 +71,10 @@ Result<std::optional<std::string>> read_known_hosts(const fs::path& file) {
   return std::optional<std::string>(std::move(text));
 }
 
-// mkdir for every missing ancestor, with mode 0700; directories that exist are left as they are.
 Status make_parent_dirs(const fs::path& dir) {
-  fs::path partial;
-  for (const fs::path& part : dir) {
-    partial /= part;
-    if (part.empty() || part == "." || part == "..") continue;
-    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
-      return os_fail("cannot create directory", partial, errno);
-    }
-  }
+  fs::path failed;
+  if (const int err = transport::make_private_dirs(dir, failed); err != 0)
+    return os_fail("cannot create directory", failed, err);
   return Ok{};
 }
 

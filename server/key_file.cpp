@@ -53,16 +53,10 @@ std::string mode_text(mode_t mode) {
   return buf;
 }
 
-// mkdir for every missing ancestor, with mode 0700; directories that exist are left as they are.
 Status make_parent_dirs(const fs::path& dir) {
-  fs::path partial;
-  for (const fs::path& part : dir) {
-    partial /= part;
-    if (part.empty() || part == "." || part == "..") continue;
-    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
-      return os_fail("cannot create directory", partial, errno);
-    }
-  }
+  fs::path failed;
+  if (const int err = transport::make_private_dirs(dir, failed); err != 0)
+    return os_fail("cannot create directory", failed, err);
   return Ok{};
 }
 

@@ -2,7 +2,10 @@
 // dsclient's known hosts): where they live, and a descriptor closed on every return path.
 #pragma once
 
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdlib>
 #include <filesystem>
@@ -19,6 +22,21 @@ inline std::filesystem::path user_config_file(std::string_view name) {
   const char* home = std::getenv("HOME");
   if (home != nullptr && home[0] != '\0') return std::filesystem::path(home) / ".config" / "distribustream" / name;
   return {};
+}
+
+// mkdir for every missing ancestor of `dir` (and `dir`), mode 0700; existing directories are left as
+// they are. Returns 0, or the errno of the mkdir that failed with the path it failed on in `failed`.
+inline int make_private_dirs(const std::filesystem::path& dir, std::filesystem::path& failed) {
+  std::filesystem::path partial;
+  for (const std::filesystem::path& part : dir) {
+    partial /= part;
+    if (part.empty() || part == "." || part == "..") continue;
+    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+      failed = partial;
+      return errno;
+    }
+  }
+  return 0;
 }
 
 // Owns a file descriptor: closes it on every return path unless released.
