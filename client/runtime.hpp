@@ -135,6 +135,7 @@ class ClientRuntime {
     if constexpr (std::is_same_v<Transport, transport::Udp>) {
       if (!check_server_identity()) co_return;
     }
+    verbose("connected to the server");
     control_owner_ = std::make_shared<int>(0);  // the control stream lives as long as this runtime
     out_ = std::make_shared<transport::Outbox<Stream>>(*control_, std::weak_ptr<void>(control_owner_));
     core_config_listen_port();
@@ -211,6 +212,8 @@ class ClientRuntime {
     if (out_) out_->push(a.bytes);
   }
   void handle(core::StartTransfer& a) {
+    verbose("transfer %s chunk %llu with %s", a.method == TransferMethod::get ? "get" : "put",
+            static_cast<unsigned long long>(a.chunk), a.peer_id.c_str());
     // Backpressure: while the pipe's reader is behind by a whole window, fetch nothing new.
     if (a.method == TransferMethod::get && in_order_ && stdout_queue_.size() >= opt_.window_chunks) {
       deferred_.push_back(std::move(a));
@@ -222,6 +225,7 @@ class ClientRuntime {
       asio::co_spawn(io_, run_put(std::move(a)), asio::detached);
   }
   void handle(core::ChunkVerified& a) {
+    verbose("chunk %llu verified", static_cast<unsigned long long>(a.chunk));
     auto it = pending_.find(a.chunk);
     if (it == pending_.end()) return;
     if (in_order_) {
@@ -244,6 +248,7 @@ class ClientRuntime {
       fail("internal error: chunk " + std::to_string(a.chunk) + " to write is not held");
       return;
     }
+    verbose("chunk %llu to standard output", static_cast<unsigned long long>(a.chunk));
     stdout_queue_.push_back(std::move(it->second));
     held_.erase(it);
     write_stdout();
@@ -302,6 +307,7 @@ class ClientRuntime {
       reason = "duplicate transfer of chunk " + std::to_string(t.chunk);
     }
     if (ok) {
+      verbose("chunk %llu received from %s", static_cast<unsigned long long>(t.chunk), t.peer_id.c_str());
       pending_.emplace(t.chunk, std::move(data));
       if (t.peer_id == server_peer_id) bytes_from_server_ += t.range.size();
       core_.on_transfer_received(t.id, std::move(hash), now());
@@ -763,13 +769,16 @@ class ClientRuntime {
 
   template <class... A>
   void verbose(const char* fmt, A... a) {
-    if (std::getenv("DSCLIENT_DEBUG")) {
-      std::fprintf(stderr, "dsclient: ");
+    if (debug_) {
+      const double ms = std::chrono::duration<double, std::milli>(core::Clock::now() - started_).count();
+      std::fprintf(stderr, "dsclient: %9.1f ms: ", ms);
       std::fprintf(stderr, fmt, a...);
       std::fputc('\n', stderr);
     }
   }
 
+  const bool debug_ = std::getenv("DSCLIENT_DEBUG") != nullptr;  // a timed trace of events on stderr
+  const core::TimePoint started_ = core::Clock::now();
   asio::io_context& io_;
   ClientOptions opt_;
   std::string client_id_;

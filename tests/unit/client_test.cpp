@@ -571,6 +571,43 @@ TEST_CASE("frames split across reads and several frames in one read are all hand
   CHECK(Harness::of<StartTransfer>(as).size() == 2);
 }
 
+TEST_CASE("transfers that arrive in one read start lowest chunk first; separate reads keep their order") {
+  Harness h(config(true, 8));
+  h.ready();
+  std::string bytes;
+  for (ChunkIndex c : {5, 2, 7, 0, 3}) bytes += *encode_frame(encode_message(get_from(c)));
+  h.client.on_control_data(bytes, h.now);
+  std::vector<ChunkIndex> order;
+  for (const auto& t : Harness::of<StartTransfer>(h.take())) order.push_back(t.chunk);
+  CHECK(order == std::vector<ChunkIndex>{0, 2, 3, 5, 7});
+
+  h.server(get_from(6));
+  h.server(get_from(1));
+  order.clear();
+  for (const auto& t : Harness::of<StartTransfer>(h.take())) order.push_back(t.chunk);
+  CHECK(order == std::vector<ChunkIndex>{6, 1});
+}
+
+TEST_CASE("ordering a read's transfers leaves the other actions where they were") {
+  Harness h(config());
+  h.ready();
+  h.deliver(4);
+  h.take();
+  // A transfer for a chunk already verified is declined (a completed without a hash) between two
+  // that start; the decline stays between them, the starts swap.
+  std::string bytes = *encode_frame(encode_message(get_from(8)));
+  bytes += *encode_frame(encode_message(get_from(4)));
+  bytes += *encode_frame(encode_message(get_from(1)));
+  h.client.on_control_data(bytes, h.now);
+  auto as = h.take();
+  REQUIRE(as.size() == 3);
+  REQUIRE(std::holds_alternative<StartTransfer>(as[0]));
+  CHECK(std::get<StartTransfer>(as[0]).chunk == 1);
+  CHECK(std::holds_alternative<SendControl>(as[1]));
+  REQUIRE(std::holds_alternative<StartTransfer>(as[2]));
+  CHECK(std::get<StartTransfer>(as[2]).chunk == 8);
+}
+
 TEST_CASE("a transfer before tell_info is declined") {
   Harness h(config());
   h.client.start(h.now);

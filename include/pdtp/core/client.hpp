@@ -182,6 +182,7 @@ class Client {
   void await_verify(ChunkIndex c, ByteRange range, PeerId giver);
   void emit_ready();
   void check_complete();
+  void order_new_transfers(std::size_t first_new);
   static Error incoming_error(IncomingError kind, std::string detail);
 
   ClientConfig config_;

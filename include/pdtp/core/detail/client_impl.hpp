@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "pdtp/core/client.hpp"
 #include "pdtp/wire/url.hpp"
@@ -32,20 +33,38 @@ inline void Client::start(TimePoint) {
 
 inline void Client::on_control_data(std::string_view bytes, TimePoint) {
   if (failed_) return;
+  const std::size_t first_new = actions_.size();
   decoder_.feed(bytes);
   while (!failed_) {
     auto body = decoder_.next();
     if (!body) {
       if (body.error().code != Errc::incomplete) fail("bad data from server: " + body.error().message);
-      return;
+      break;
     }
     auto msg = decode_message(*body);
     if (!msg) {
       fail("bad data from server: " + msg.error().message);
-      return;
+      break;
     }
     std::visit([this](const auto& m) { on_message(m); }, *msg);
   }
+  order_new_transfers(first_new);
+}
+
+// Transfers that arrived together start lowest chunk first; other actions keep their places. A
+// runtime that starts them in this order on one connection (udp: streams are sent lowest id first)
+// gets the chunk the output needs next whole first, instead of every chunk at once at the end.
+inline void Client::order_new_transfers(std::size_t first_new) {
+  std::vector<std::size_t> slots;
+  std::vector<StartTransfer> starts;
+  for (std::size_t i = first_new; i < actions_.size(); ++i)
+    if (auto* t = std::get_if<StartTransfer>(&actions_[i])) {
+      slots.push_back(i);
+      starts.push_back(std::move(*t));
+    }
+  std::stable_sort(starts.begin(), starts.end(),
+                   [](const StartTransfer& a, const StartTransfer& b) { return a.chunk < b.chunk; });
+  for (std::size_t k = 0; k < slots.size(); ++k) actions_[slots[k]] = std::move(starts[k]);
 }
 
 inline void Client::on_control_closed(TimePoint) {
