@@ -318,3 +318,45 @@ TEST_CASE("BBR caps an inflated bandwidth estimate after a round with heavy loss
   CHECK(cc.max_bw() == Approx(10e6));
   CHECK(cc.pacing_rate(rtt) < 15e6);
 }
+
+TEST_CASE("BBR leaves startup once a round's smallest RTT rises clearly, even on app-limited samples") {
+  Bbr cc(1200, 0);
+  RttEstimator rtt;
+  rtt.update(20ms, 0ms);
+  TimePoint now = t0;
+  std::uint64_t delivered = 0;
+  // A sender that runs short of data now and then: every sample app-limited, so the full-pipe check
+  // (three rounds without growth) never runs.
+  auto round = [&](std::chrono::milliseconds rtt_sample) {
+    for (int i = 0; i < 10; ++i) {
+      AckSample s;
+      now += 2ms;
+      s.now = now;
+      s.acked_bytes = 20000;
+      delivered += 20000;
+      s.delivered = delivered;
+      s.prior_bytes_in_flight = 200000;
+      s.bytes_in_flight = 180000;
+      s.rtt_sample = rtt_sample;
+      s.app_limited = true;
+      RateSample rs;
+      rs.valid = true;
+      rs.app_limited = true;
+      rs.bytes_per_second = 10e6;
+      rs.prior_delivered = delivered - 200000;
+      rs.interval = 20ms;
+      s.rate = rs;
+      cc.on_ack(s, rtt);
+    }
+  };
+  for (int r = 0; r < 10; ++r) round(20ms);
+  CHECK(cc.mode() == Bbr::Mode::startup);
+  // Jitter below the threshold (a 20 ms minimum: 4 ms) is not a queue.
+  for (int r = 0; r < 5; ++r) round(23ms);
+  CHECK(cc.mode() == Bbr::Mode::startup);
+  // Every sample 5 ms above the minimum: a queue builds; startup ends within the next round.
+  round(25ms);
+  round(25ms);
+  CHECK(cc.filled_pipe());
+  CHECK(cc.mode() != Bbr::Mode::startup);
+}

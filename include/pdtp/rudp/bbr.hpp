@@ -43,7 +43,10 @@ class Bbr final : public CongestionController {
       end_loss_round();
     }
     round_acked_ += s.acked_bytes;
-    if (s.rtt_sample) round_min_rtt_ = std::min(round_min_rtt_, *s.rtt_sample);
+    if (s.rtt_sample) {
+      round_min_rtt_ = std::min(round_min_rtt_, *s.rtt_sample);
+      ++round_rtt_samples_;
+    }
     if (s.rate && s.rate->valid && !s.rate->app_limited)
       round_best_rate_ = std::max(round_best_rate_, s.rate->bytes_per_second);
     if (s.rate && s.rate->valid && (!s.rate->app_limited || s.rate->bytes_per_second >= max_bw()))
@@ -51,6 +54,7 @@ class Bbr final : public CongestionController {
 
     if (mode_ == Mode::probe_bw) update_cycle_phase(s);
     if (round_start && !filled_pipe_ && s.rate && !s.rate->app_limited) check_full_pipe();
+    if (!filled_pipe_) check_startup_delay();
     if (mode_ == Mode::startup && filled_pipe_) {
       mode_ = Mode::drain;
       pacing_gain_ = 1 / high_gain;
@@ -129,10 +133,23 @@ class Bbr final : public CongestionController {
     } else if (!queued && round_best_rate_ > bw_hi_) {  // loss without a queue is not congestion
       bw_hi_ = round_best_rate_;
     }
+    round_rtt_samples_ = 0;
     round_acked_ = 0;
     round_lost_ = 0;
     round_min_rtt_ = Duration::max();
     round_best_rate_ = 0;
+  }
+
+  // Startup also ends as soon as the smallest RTT of the round so far (at least 8 samples) stands
+  // clearly above the minimum, in the manner of HyStart++ (RFC 9406): a queue is building, so the
+  // pipe is full. Waiting for three rounds without growth, or for loss, overfills a buffer of about
+  // one BDP before it is seen, and a sender that runs short of data in startup (app-limited
+  // samples) hides growth from the full-pipe check altogether.
+  void check_startup_delay() noexcept {
+    if (!min_rtt_ || round_rtt_samples_ < startup_rtt_samples) return;
+    const Duration rise =
+        std::clamp<Duration>(*min_rtt_ / 8, std::chrono::milliseconds(4), std::chrono::milliseconds(16));
+    if (round_min_rtt_ >= *min_rtt_ + rise) filled_pipe_ = true;
   }
 
   void check_full_pipe() noexcept {
@@ -255,6 +272,8 @@ class Bbr final : public CongestionController {
   std::uint64_t round_acked_ = 0;
   std::uint64_t round_lost_ = 0;
   Duration round_min_rtt_ = Duration::max();
+  std::uint64_t round_rtt_samples_ = 0;
+  static constexpr std::uint64_t startup_rtt_samples = 8;  // RTT samples a round needs to end startup by delay
   double round_best_rate_ = 0;
 };
 
