@@ -269,6 +269,41 @@ TEST_CASE("scheduler: takers starting together get disjoint chunks from the file
   CHECK(seen.size() == 40);
 }
 
+TEST_CASE("scheduler: with few wanted chunks left the file service sends the lowest first") {
+  // A pipe client asks for a bounded window; once no more than twice its download slots remain
+  // unassigned there, the rarest-first draw gives way to playback order, so the window's lowest
+  // chunk cannot be left for last while the slots run dry.
+  SwarmLimits l;
+  l.peer_download_slots = 4;
+  World w(l);
+  auto f = w.file(100);
+  auto a = w.peer();
+  w.request(a, f, {10, 17});  // 8 wanted chunks: no more than 2 x 4
+  auto ts = w.run();
+  REQUIRE(ts.size() == 4);
+  for (std::size_t i = 0; i < ts.size(); ++i) {
+    CHECK(ts[i].giver == file_service);
+    CHECK(ts[i].chunk == 10 + i);
+  }
+  w.finish(ts[2], true);  // chunk 12 done: the next free slot takes 14, the lowest still unassigned
+  auto more = w.run();
+  REQUIRE(more.size() == 1);
+  CHECK(more[0].chunk == 14);
+}
+
+TEST_CASE("scheduler: with many wanted chunks the file service does not go in order") {
+  SwarmLimits l;
+  l.peer_download_slots = 4;
+  World w(l);
+  auto f = w.file(100);
+  auto a = w.peer();
+  w.request(a, f, {0, 63});  // a 64-chunk window, as a pipe client asks for
+  std::vector<ChunkIndex> got;
+  for (auto& t : w.run()) got.push_back(t.chunk);
+  REQUIRE(got.size() == 4);
+  CHECK(got != std::vector<ChunkIndex>{0, 1, 2, 3});
+}
+
 TEST_CASE("scheduler: a streaming file's chunks go lowest first, from the file service if no peer has them") {
   SwarmLimits l;
   l.peer_download_slots = 3;

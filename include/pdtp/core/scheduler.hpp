@@ -7,7 +7,8 @@
 // grows); among peer givers the least busy wins; chunks nearest the taker's playback point (its
 // lowest wanted chunk) come first. When the file service must be used for a non-streaming file it
 // sends the rarest chunk among those scanned, ties broken by a seeded generator, so takers that
-// start together receive different chunks and can trade. For a streaming file the lowest wanted
+// start together receive different chunks and can trade; when only a few wanted chunks remain to
+// choose from (twice the download slots), it sends the lowest, so a bounded window keeps moving. For a streaming file the lowest wanted
 // chunk comes from the file service when no peer can give it, so playback never stalls on peers.
 // Pairing: a peer gives only to peers of its own transport (Swarm::may_give_to), and the file
 // service only to peers that can reach it over theirs; a taker it cannot reach waits for peers.
@@ -297,6 +298,10 @@ class Scheduler {
       }
       return ++scanned < bounds_.candidate_chunks;
     });
+    // Few wanted chunks left to choose from (a pipe client's bounded window nearly all handed out,
+    // or the end of a file): the lowest one now. Otherwise a playback point left to the luck of the
+    // draw can hold the taker's window shut while its slots run dry.
+    if (scanned <= 2 * swarm.limits().peer_download_slots) rarest = *first;
     out.pick = Pick{file_service, f, rarest};
     return out;
   }
