@@ -325,13 +325,20 @@ class ClientRuntime {
   asio::awaitable<bool> fetch(const core::StartTransfer& t, transport::AlignedBuffer& data, Sha256Hex& hash,
                               std::string& reason) {
     PeerKey key{t.host, t.port};
+    // Over UDP a stream costs nothing to open and streams go out lowest id first, so each GET gets a
+    // fresh stream: the chunks then arrive in the order they were asked for. (A kept stream would
+    // carry its old, low id and jump the queue.) Over TCP a kept connection saves a handshake.
+    constexpr bool keep_streams = !std::is_same_v<Transport, transport::Udp>;
     for (;;) {
-      std::optional<Stream> s = take_idle(key);
+      std::optional<Stream> s;
+      if constexpr (keep_streams) s = take_idle(key);
       const bool reused = s.has_value();
       if (!reused) s = co_await connect_peer(t, reason);
       if (!s) co_return false;
       switch (co_await fetch_on(*s, t, data, hash, reason)) {
-        case Fetched::kept_alive: give_back(key, std::move(*s)); co_return true;
+        case Fetched::kept_alive:
+          if constexpr (keep_streams) give_back(key, std::move(*s));
+          co_return true;
         case Fetched::closed: co_return true;
         case Fetched::stale:
           if (reused) continue;  // the peer had closed the kept connection: ask again on another one
