@@ -36,6 +36,20 @@ TEST_CASE("a 1 MB stream arrives byte-exact over a clean link") {
   CHECK(t.received == t.total);
 }
 
+TEST_CASE("the sender's stats say where its time went: held by the window or the pacer, not idle") {
+  LinkConfig link;
+  link.rate = 2.5e6;  // 1 MB takes 0.4 s at best: the sender is limited by the path, not the data
+  Config cfg;
+  Sim sim(cfg, cfg, link, LinkConfig{}, 11);
+  BulkTransfer t(1 << 20);
+  REQUIRE(run_transfer(sim, t, 60s));
+  const auto& st = sim.client.connection(t.client_conn)->stats();
+  const Duration limited = st.time_window_limited + st.time_pacing_limited;
+  CHECK(limited > 200ms);
+  CHECK(limited <= sim.now - sim.start());
+  CHECK(st.time_idle < limited);
+}
+
 TEST_CASE("50 MB arrive byte-exact through 5% loss, reordering, duplication, 1% corruption and a 2 s blackout",
           "[rudp][long]") {
   LinkConfig link;

@@ -53,6 +53,12 @@ struct ConnectionStats {
   std::uint64_t duplicates = 0;
   std::uint64_t packets_lost = 0;
   std::uint64_t stream_bytes_retransmitted = 0;
+  // Where the sender's time went (in the manner of Linux's tcp_info busy/limited times), from the
+  // first ack-eliciting packet on: data waiting but the congestion window full, data waiting but
+  // the pacer holding it, or nothing to send (including flow-control limits).
+  Duration time_window_limited{};
+  Duration time_pacing_limited{};
+  Duration time_idle{};
 };
 
 enum class ConnectionState : std::uint8_t {
@@ -428,6 +434,20 @@ class Connection {
   LossRecovery recovery_;
   Pacer pacer_;
   ConnectionStats stats_;
+  enum class SendState : std::uint8_t { none, sending, window, pacing, idle };
+  SendState send_state_ = SendState::none;
+  TimePoint send_state_since_{};
+  void note_send_state(TimePoint now, SendState st) noexcept {
+    if (send_state_ != SendState::none && now > send_state_since_) {
+      const Duration d = now - send_state_since_;
+      if (send_state_ == SendState::window) stats_.time_window_limited += d;
+      else if (send_state_ == SendState::pacing) stats_.time_pacing_limited += d;
+      else if (send_state_ == SendState::idle) stats_.time_idle += d;
+    }
+    if (send_state_ == SendState::none && st == SendState::idle) return;  // not started yet
+    send_state_ = st;
+    send_state_since_ = now;
+  }
   PacketNumber next_pn_ = 0;
 
   // What we received, and when to acknowledge it.

@@ -173,6 +173,7 @@ class UdpHost {
   // One line per connection: what it sent, received, lost, and its congestion state (diagnostics:
   // dsclient and dstream print it at exit when PDTP_UDP_DEBUG is set).
   void print_summary(std::FILE* out) {
+    auto ms = [](rudp::Duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
     std::fprintf(out, "udp host: datagrams in %llu out %llu, bytes in %llu out %llu\n",
                  static_cast<unsigned long long>(stats_.datagrams_in), static_cast<unsigned long long>(stats_.datagrams_out),
                  static_cast<unsigned long long>(stats_.bytes_in), static_cast<unsigned long long>(stats_.bytes_out));
@@ -182,14 +183,15 @@ class UdpHost {
       const auto& st = rc->stats();
       std::fprintf(out,
                    "  %s:%u sent %llu recv %llu lost %llu dropped %llu dup %llu retx %llu B; cwnd %llu rtt %.3f ms "
-                   "pacing %.0f MB/s\n",
+                   "pacing %.0f MB/s; limited by window %.0f ms, pacing %.0f ms, idle %.0f ms\n",
                    c->peer.address().to_string().c_str(), static_cast<unsigned>(c->peer.port()),
                    static_cast<unsigned long long>(st.packets_sent), static_cast<unsigned long long>(st.packets_received),
                    static_cast<unsigned long long>(st.packets_lost), static_cast<unsigned long long>(st.packets_dropped),
                    static_cast<unsigned long long>(st.duplicates),
                    static_cast<unsigned long long>(st.stream_bytes_retransmitted),
                    static_cast<unsigned long long>(rc->congestion_window()),
-                   std::chrono::duration<double, std::milli>(rc->rtt().smoothed()).count(), rc->pacing_rate() / 1e6);
+                   std::chrono::duration<double, std::milli>(rc->rtt().smoothed()).count(), rc->pacing_rate() / 1e6,
+                   ms(st.time_window_limited), ms(st.time_pacing_limited), ms(st.time_idle));
     }
   }
 

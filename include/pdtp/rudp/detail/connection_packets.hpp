@@ -33,13 +33,16 @@ inline std::size_t Connection::write_transmit(TimePoint now, std::span<std::uint
   const bool probe = recovery_.probes_owed() > 0;
   const bool work = has_eliciting_work();
   bool may_elicit = probe || (recovery_.window_allows_send() && recovery_.tracked_packets() < cfg_.max_tracked_packets);
+  SendState st = !work ? SendState::idle : may_elicit ? SendState::sending : SendState::window;
   if (may_elicit && !probe && work && cfg_.pacing) {
     pacer_.set_rate(recovery_.pacing_rate());
     if (auto t = pacer_.delay_until(now, limit)) {
       pacing_wake_ = t;
       may_elicit = false;
+      st = SendState::pacing;
     }
   }
+  note_send_state(now, st);
   if (ack_new_info_ && received_.empty()) clear_ack_state();  // everything was forgotten as acknowledged
   const bool ack_due = ack_new_info_ && (ack_now_ || (ack_deadline_ && now >= *ack_deadline_));
   const bool elicit = may_elicit && (work || probe);
