@@ -92,9 +92,9 @@ int main(int argc, char** argv) {
                  "(default: $XDG_CONFIG_HOME/distribustream/known_hosts, else ~/.config/distribustream/known_hosts)")
       ->type_name("FILE");
   app.add_option("--datagram-size", datagram_size,
-                 "largest UDP datagram dsclient sends, 1200..65527 (default 1200; 1452 suits Ethernet paths,\n"
-                 "larger only where the path carries it). Only the sender's setting matters: peers and the\n"
-                 "server receive any size")
+                 "UDP datagram size dsclient starts each connection with, 1200..65527 (default 1200); below\n"
+                 "1452 each connection probes once whether the path carries 1452 and then uses it. Larger only\n"
+                 "where the path carries it. Only the sender's setting matters: everyone receives any size")
       ->type_name("BYTES")
       ->check(CLI::Range(rudp::min_datagram_size, rudp::max_udp_payload));
   app.add_flag("--seed", opt.seed, "keep serving the file to other peers after the download, until interrupted");

@@ -117,8 +117,9 @@ CliOutcome parse_dstream_cli(int argc, const char* const* argv, std::ostream& ou
                  "the server's private key, created 0600 if missing (default: see below)")
       ->type_name("FILE");
   app.add_option("--datagram-size", raw.datagram_size,
-                 "largest UDP datagram dstream sends, 1200..65527 (default 1200; 1452 suits Ethernet paths,\n"
-                 "larger only where the path carries it); config key udp_datagram_size")
+                 "UDP datagram size dstream starts each connection with, 1200..65527 (default 1200); below 1452\n"
+                 "each connection probes once whether the path carries 1452 and then uses it. Larger only\n"
+                 "where the path carries it; config key udp_datagram_size")
       ->type_name("BYTES");
   app.add_flag("-q,--quiet", raw.quiet, "log only errors (the default)");
   app.add_flag("-v,--verbose", raw.verbose, "log connections and transfers");

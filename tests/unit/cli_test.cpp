@@ -257,7 +257,7 @@ TEST_CASE("dstream --help explains the transport, encryption and key options") {
   }
 }
 
-TEST_CASE("dstream sends 1200-byte datagrams unless --datagram-size or the config file says otherwise") {
+TEST_CASE("dstream starts with 1200-byte datagrams unless --datagram-size or the config file says otherwise") {
   TempDir dir;
   const std::string root = (dir.path / "files").string();
   auto plain = run({"--root", root});

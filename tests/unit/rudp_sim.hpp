@@ -63,11 +63,12 @@ struct LinkConfig {
   double duplicate = 0;               // probability a datagram arrives twice
   double corrupt = 0;                 // probability one bit of a datagram flips
   std::vector<std::pair<Duration, Duration>> blackouts;  // [from, to) after the start: nothing gets through
+  std::size_t mtu = 0;                // datagrams larger than this are dropped (0: no limit)
 };
 
 struct LinkStats {
   std::uint64_t sent = 0, delivered = 0, lost = 0, queue_drops = 0, blackout_drops = 0, duplicated = 0,
-                corrupted = 0, bytes = 0;
+                corrupted = 0, bytes = 0, too_big = 0, largest = 0;
 };
 
 struct Arrival {
@@ -85,6 +86,11 @@ class Link {
   void send(TimePoint now, std::vector<std::uint8_t> bytes, int to, Rng& rng, std::uint64_t& seq,
             std::priority_queue<Arrival, std::vector<Arrival>, std::greater<>>& q) {
     ++stats.sent;
+    stats.largest = std::max<std::uint64_t>(stats.largest, bytes.size());
+    if (cfg_.mtu != 0 && bytes.size() > cfg_.mtu) {
+      ++stats.too_big;
+      return;
+    }
     for (const auto& [from, until] : cfg_.blackouts)
       if (now >= start_ + from && now < start_ + until) {
         ++stats.blackout_drops;

@@ -241,3 +241,38 @@ TEST_CASE("BBR settles under a shallow bottleneck queue instead of overflowing i
   const double goodput = static_cast<double>(t.total) / seconds(sim.now - sim.start());
   CHECK(goodput > 0.8 * link.rate);
 }
+
+TEST_CASE("a path MTU probe that is acknowledged raises the datagram size") {
+  LinkConfig link;
+  link.mtu = 1472;  // Ethernet less the IPv4 and UDP headers
+  Config cfg;
+  cfg.probe_datagram_size = 1452;
+  Sim sim(cfg, cfg, link, link, 12);
+  BulkTransfer t(4 << 20);
+  REQUIRE(run_transfer(sim, t, 60s));
+  CHECK_FALSE(t.mismatch);
+  const auto* c = sim.client.connection(t.client_conn);
+  CHECK(c->datagram_size() == 1452);
+  CHECK(sim.uplink().largest == 1452);
+  CHECK(sim.uplink().too_big == 0);
+  CHECK(c->stats().mtu_probes_lost == 0);
+  // Most of the data went in the larger datagrams: far fewer packets than 1200-byte ones would take.
+  CHECK(c->stats().packets_sent < (4 << 20) / 1300);
+}
+
+TEST_CASE("a path MTU probe the path drops is tried three times, then the size stays; no congestion is seen") {
+  LinkConfig link;
+  link.mtu = 1280;
+  Config cfg;
+  cfg.probe_datagram_size = 1452;
+  Sim sim(cfg, cfg, link, link, 13);
+  BulkTransfer t(4 << 20);
+  REQUIRE(run_transfer(sim, t, 60s));
+  CHECK_FALSE(t.mismatch);
+  const auto* c = sim.client.connection(t.client_conn);
+  CHECK(c->datagram_size() == cfg.max_datagram_size);
+  CHECK(sim.uplink().too_big == 3);
+  CHECK(c->stats().mtu_probes_lost == 3);
+  CHECK(c->stats().packets_lost == 0);
+  CHECK(c->recovery().persistent_congestion_events() == 0);
+}

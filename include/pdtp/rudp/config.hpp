@@ -26,6 +26,10 @@ inline constexpr Duration max_config_duration = std::chrono::hours(24);
 
 struct Config {
   std::size_t max_datagram_size = min_datagram_size;   // UDP payload we send: 1200 .. 65527 (1452 suits Ethernet)
+  // Path MTU probing: once open, the connection sends one PING padded to this size (0: never); if it
+  // is acknowledged the connection sends datagrams up to this size from then on. A lost probe is
+  // tried twice more and is never taken for congestion. Must exceed max_datagram_size to do anything.
+  std::size_t probe_datagram_size = 0;
   std::uint64_t stream_receive_window = 1 << 20;         // per stream, bytes buffered for the reader
   std::uint64_t connection_receive_window = 8 << 20;     // all streams together
   std::uint64_t stream_send_buffer = 1 << 20;            // per stream, bytes written but not yet acknowledged
@@ -44,6 +48,8 @@ inline Status validate(const Config& c) {
   auto bad = [](std::string what) { return Error{Errc::bad_config, std::move(what)}; };
   if (c.max_datagram_size < min_datagram_size || c.max_datagram_size > max_udp_payload)
     return bad("max_datagram_size " + std::to_string(c.max_datagram_size) + " outside 1200..65527");
+  if (c.probe_datagram_size != 0 && (c.probe_datagram_size < min_datagram_size || c.probe_datagram_size > max_udp_payload))
+    return bad("probe_datagram_size " + std::to_string(c.probe_datagram_size) + " outside 1200..65527 (or 0: off)");
   if (c.stream_receive_window < initial_max_stream_data || c.stream_receive_window > (std::uint64_t{1} << 32))
     return bad("stream_receive_window " + std::to_string(c.stream_receive_window) + " outside 65536..2^32");
   if (c.connection_receive_window < initial_max_data || c.connection_receive_window > (std::uint64_t{1} << 40))

@@ -53,6 +53,7 @@ struct ConnectionStats {
   std::uint64_t duplicates = 0;
   std::uint64_t packets_lost = 0;
   std::uint64_t stream_bytes_retransmitted = 0;
+  std::uint64_t mtu_probes_lost = 0;
   // Where the sender's time went (in the manner of Linux's tcp_info busy/limited times), from the
   // first ack-eliciting packet on: data waiting but the congestion window full, data waiting but
   // the pacer holding it, or nothing to send (including flow-control limits).
@@ -88,6 +89,8 @@ class Connection {
         max_data_advertised_(cfg_.connection_receive_window),
         last_activity_(now),
         last_sent_(now) {
+    send_size_ = cfg_.max_datagram_size;
+    probe_size_ = cfg_.probe_datagram_size > send_size_ ? cfg_.probe_datagram_size : 0;
     max_data_pending_ = max_data_advertised_ > initial_max_data;
     max_streams_pending_ = max_remote_streams_ > initial_max_streams;
     if (!protection_) protection_ = std::make_unique<NullProtection>();
@@ -149,7 +152,7 @@ class Connection {
 
   std::optional<Datagram> poll_transmit(TimePoint now) {
     Datagram d;
-    d.bytes.resize(cfg_.max_datagram_size);
+    d.bytes.resize(std::max(send_size_, probe_size_));
     const std::size_t n = write_transmit(now, d.bytes);
     if (n == 0) return std::nullopt;
     d.bytes.resize(n);
@@ -221,6 +224,9 @@ class Connection {
   bool is_closed() const noexcept { return state_ == ConnectionState::closed; }
   const Config& config() const noexcept { return cfg_; }
   const ConnectionStats& stats() const noexcept { return stats_; }
+  // The largest datagram this connection sends now: max_datagram_size, or more once a path MTU
+  // probe (Config::probe_datagram_size) was acknowledged.
+  std::size_t datagram_size() const noexcept { return send_size_; }
   const RttEstimator& rtt() const noexcept { return recovery_.rtt(); }
   std::uint64_t congestion_window() const noexcept { return recovery_.window(); }
   std::uint64_t bytes_in_flight() const noexcept { return recovery_.bytes_in_flight(); }
@@ -274,6 +280,8 @@ class Connection {
 
   static Config clamped(Config c) {
     c.max_datagram_size = std::clamp<std::size_t>(c.max_datagram_size, min_datagram_size, max_udp_payload);
+    if (c.probe_datagram_size != 0)
+      c.probe_datagram_size = std::clamp<std::size_t>(c.probe_datagram_size, min_datagram_size, max_udp_payload);
     using U = std::uint64_t;
     c.stream_receive_window = std::clamp<U>(c.stream_receive_window, initial_max_stream_data, U{1} << 32);
     c.connection_receive_window = std::clamp<U>(c.connection_receive_window, initial_max_data, U{1} << 40);
@@ -434,6 +442,13 @@ class Connection {
   LossRecovery recovery_;
   Pacer pacer_;
   ConnectionStats stats_;
+  // Path MTU probing (Config::probe_datagram_size).
+  static constexpr int max_mtu_probes = 3;
+  std::size_t send_size_ = 0;   // largest datagram sent now
+  std::size_t probe_size_ = 0;  // size still to probe; 0 once done or given up
+  std::optional<PacketNumber> probe_pn_;
+  int probe_attempts_ = 0;
+  std::size_t write_mtu_probe(TimePoint now, std::span<std::uint8_t> out);
   enum class SendState : std::uint8_t { none, sending, window, pacing, idle };
   SendState send_state_ = SendState::none;
   TimePoint send_state_since_{};

@@ -195,6 +195,11 @@ class LossRecovery {
       }
       p.state = SentPacket::State::lost;
       ++lost_count_;
+      if (p.mtu_probe) {  // too big for the path, most likely: not a congestion signal
+        if (p.in_flight()) bytes_in_flight_ -= p.size;
+        handler.lost(p);
+        continue;
+      }
       if (p.in_flight()) {
         bytes_in_flight_ -= p.size;
         lost_bytes += p.size;

@@ -28,6 +28,7 @@ struct SentPacket {
   TimePoint time_sent{};
   std::uint32_t size = 0;  // datagram bytes
   bool ack_eliciting = false;
+  bool mtu_probe = false;  // a path MTU probe: its loss says nothing about congestion
   State state = State::outstanding;
   // Connection-wide control frames it carried (resent with their current value if lost).
   bool max_data = false;

@@ -48,6 +48,13 @@ class BatchedUdpSocket {
       // ICMP errors (e.g. port unreachable) are queued for us to read: a connect to a closed port
       // can fail at once instead of after every retry.
       ::setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof one);
+      // Don't fragment, and don't cut our datagrams to a cached path MTU either: a path MTU probe
+      // that is too big must be lost (or refused here with EMSGSIZE), not fragmented.
+      int probe = IP_PMTUDISC_PROBE;
+      ::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof probe);
+    } else {
+      int probe = IPV6_PMTUDISC_PROBE;
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe, sizeof probe);
     }
     socket_.bind(at);
     rx_.assign(batch * receive_buffer, 0);
