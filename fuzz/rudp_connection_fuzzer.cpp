@@ -30,6 +30,7 @@ Config fuzz_config() {
   c.max_incoming_streams = incoming_streams;
   c.idle_timeout = 10s;
   c.max_tracked_packets = 256;
+  c.probe_datagram_size = 1452;  // path MTU probes, acknowledged or lost as the input decides
   return c;
 }
 

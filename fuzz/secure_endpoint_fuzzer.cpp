@@ -76,6 +76,7 @@ secure::SecureEndpointOptions server_options() {
   o.config.stream_send_buffer = 16 * 1024;
   o.config.max_incoming_streams = 16;
   o.config.max_tracked_packets = 256;
+  o.config.probe_datagram_size = 1452;
   return o;
 }
 
