@@ -129,14 +129,26 @@ std::string failure(const std::vector<ClientAction>& as) {
 
 // ---- start and metadata ----
 
-TEST_CASE("start sends register with id and port, then ask_info for the url") {
+TEST_CASE("start sends register with id and port, ask_info for the url, and a request for the whole file") {
   Harness h(config());
   h.client.start(h.now);
   auto msgs = sent(h.take());
-  REQUIRE(msgs.size() == 2);
+  REQUIRE(msgs.size() == 3);
   CHECK(std::get<Register>(msgs[0]) == Register{"alice", 60860});
   CHECK(std::get<AskInfo>(msgs[1]) == AskInfo{url});
+  // In the same flight: the server can schedule the first transfers before we know the file's size.
+  CHECK(std::get<Request>(msgs[2]) == Request{url, std::nullopt});
   CHECK_FALSE(h.client.has_info());
+}
+
+TEST_CASE("a pipe download asks for nothing at start: its window waits for the chunk size") {
+  Harness h(config(true, 4));
+  h.client.start(h.now);
+  CHECK(sent_of<Request>(h.take()).empty());
+  h.server(TellInfo{url, fsize, csize, false, std::nullopt});
+  auto reqs = sent_of<Request>(h.take());
+  REQUIRE(reqs.size() == 1);
+  CHECK(reqs[0] == Request{url, chunks(0, 3)});
 }
 
 TEST_CASE("an unparsable url fails at start naming the url") {
@@ -202,14 +214,14 @@ TEST_CASE("tell_info implying more chunks than the limit fails instead of alloca
   CHECK_FALSE(h.client.has_info());
 }
 
-TEST_CASE("a seekable download requests the whole file without a range") {
+TEST_CASE("a seekable download requests the whole file without a range, once") {
   Harness h(config());
   h.client.start(h.now);
-  h.take();
+  auto at_start = sent_of<Request>(h.take());
+  REQUIRE(at_start.size() == 1);
+  CHECK(at_start[0] == Request{url, std::nullopt});
   h.server(TellInfo{url, fsize, csize, false, std::nullopt});
-  auto reqs = sent_of<Request>(h.take());
-  REQUIRE(reqs.size() == 1);
-  CHECK(reqs[0] == Request{url, std::nullopt});
+  CHECK(sent_of<Request>(h.take()).empty());  // asked already
 }
 
 // ---- transfers we open ----

@@ -1013,3 +1013,18 @@ TEST_CASE("the snapshot shows each peer's transport and key") {
   CHECK(core::to_string(core::LinkTransport::tcp) == "tcp");
   CHECK(core::to_string(core::LinkTransport::udp) == "udp");
 }
+
+TEST_CASE("register, ask_info and a request in one read: tell_info first, then the transfers") {
+  // dsclient writing to a file sends all three in its first flight: its transfers come a round trip sooner.
+  core::ServerConfig cfg;
+  cfg.file_service_port = 6087;
+  Harness h(cfg);
+  add_files(h);
+  h.connect(1, Harness::ip_of(1));
+  h.raw(1, test::frame_of(Register{"a", 7000}) + test::frame_of(AskInfo{kUrl}) +
+               test::frame_of(Request{kUrl, std::nullopt}));
+  const auto& box = h.inbox[1];
+  REQUIRE(box.size() > 1);
+  CHECK(std::holds_alternative<TellInfo>(box[0]));
+  for (std::size_t i = 1; i < box.size(); ++i) CHECK(std::holds_alternative<Transfer>(box[i]));
+}

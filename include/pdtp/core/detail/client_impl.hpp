@@ -29,6 +29,10 @@ inline void Client::start(TimePoint) {
   path_ = std::move(*path);
   send(Register{config_.client_id, config_.listen_port});
   send(AskInfo{config_.url});
+  // A file asks for all of itself in the same flight as its info, so the first transfers come a
+  // round trip sooner. A pipe must wait: its window is a range of whole chunks, and ranges must be
+  // chunk-aligned, so it needs the chunk size from tell_info.
+  if (!config_.in_order) send(Request{config_.url, std::nullopt});
 }
 
 inline void Client::on_control_data(std::string_view bytes, TimePoint) {
@@ -89,10 +93,7 @@ inline void Client::on_message(const TellInfo& m) {
     check_complete();
     return;
   }
-  if (config_.in_order)
-    request_window();
-  else
-    send(Request{config_.url, std::nullopt});
+  if (config_.in_order) request_window();  // a file asked for all of itself at start
 }
 
 inline void Client::on_message(const Transfer& m) {
