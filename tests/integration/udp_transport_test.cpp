@@ -226,6 +226,32 @@ TEST_CASE("udp transport: several streams share one connection to the same peer"
   CHECK(server.peer_keys.size() == 2);
 }
 
+TEST_CASE("udp transport: streams closed before the peer's FIN is read still end and free their buffers") {
+  // echo_once reads the whole echo and lets the stream go; the echo server's FIN comes after. What
+  // arrives for a released stream is read and dropped, so the stream ends on both sides instead of
+  // holding its buffers until the connection closes (a stream per chunk would pile them up).
+  EchoServer server;
+  Client client;
+  const transport::UdpEndpoint to{asio::ip::make_address("127.0.0.1"), server.port, server.keys.public_key};
+  constexpr int rounds = 150;  // more than the 100 streams a peer may have open at once
+  const int ok = client.run([](transport::UdpEndpoint to) -> asio::awaitable<int> {
+    int good = 0;
+    for (int i = 0; i < rounds; ++i)
+      if (co_await echo_once(to, "request " + std::to_string(i) + std::string(20000, 'x')) ==
+          "request " + std::to_string(i) + std::string(20000, 'x'))
+        ++good;
+    co_return good;
+  }(to));
+  CHECK(ok == rounds);
+  // Let the last FINs arrive and their acknowledgements go (a generous bound, not a timing claim).
+  for (int i = 0; i < 500 && client.host->open_streams() > 2; ++i)
+    client.run([]() -> asio::awaitable<void> {
+      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(10));
+      co_await t.async_wait(asio::use_awaitable);
+    }());
+  CHECK(client.host->open_streams() <= 2);
+}
+
 TEST_CASE("udp transport: without a pinned key the peer's key is learned (XX)") {
   EchoServer server;
   Client client;

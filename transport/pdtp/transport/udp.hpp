@@ -154,6 +154,13 @@ class UdpHost {
   const secure::PublicKey& public_key() const noexcept { return options_.identity.public_key; }
   const UdpHostStats& stats() const noexcept { return stats_; }
   const secure::SecureEndpointStats& endpoint_stats() const noexcept { return ep_.stats(); }
+  // Streams this host's connections still hold (open, or not yet ended both ways). Diagnostics.
+  std::size_t open_streams() {
+    std::size_t n = 0;
+    for (auto& [h, c] : conns_)
+      if (auto* rc = ep_.connection(c->handle)) n += rc->stream_count();
+    return n;
+  }
   asio::io_context& io() noexcept { return io_; }
   bool bound() const { return socket_.is_open(); }
   asio::ip::udp::endpoint local_endpoint() const { return socket_.local_endpoint(); }
@@ -526,7 +533,20 @@ class UdpHost {
     complete_accepts();
   }
   void on_stream_event(const std::shared_ptr<ConnState>& c, rudp::StreamReadable& e) {
-    if (auto st = stream_of(*c, e.stream)) try_read(*st);
+    if (auto st = stream_of(*c, e.stream)) {
+      try_read(*st);
+    } else if (auto* rc = ep_.connection(c->handle)) {
+      discard_unread(*rc, e.stream);  // its owner let it go (release)
+    }
+  }
+
+  // Reads and drops what a released stream holds; its FIN, once read, lets the stream end.
+  static void discard_unread(rudp::Connection& c, rudp::StreamId id) {
+    std::array<std::uint8_t, 16384> sink;
+    for (;;) {
+      auto r = c.read(id, sink);
+      if (!r || r->bytes < sink.size()) return;
+    }
   }
   void on_stream_event(const std::shared_ptr<ConnState>& c, rudp::StreamWritable& e) {
     if (auto st = stream_of(*c, e.stream)) try_write(*st);
@@ -646,13 +666,16 @@ class UdpHost {
   }
 
   // The stream's owner is done with it: what was written is still delivered, then FIN. (No reset: a
-  // reset makes the peer discard what it has received but not yet read, such as a last reply.)
+  // reset makes the peer discard what it has received but not yet read, such as a last reply.) What
+  // the peer still sends, up to its FIN, is read and dropped (as a closed TCP socket does), so the
+  // stream ends and its buffers go instead of waiting unread for the connection to close.
   void release(StreamState& st) {
     st.closed = true;
     auto* c = live(st);
     if (c) {
       if (!st.sent_fin) (void)c->finish(st.id);
       st.sent_fin = true;
+      discard_unread(*c, st.id);
       st.conn->last_stream_activity = now();
       request_flush();
     }
