@@ -6,10 +6,31 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
-#include <vector>
+#include <utility>
 
 namespace pdtp::rudp::detail {
+
+// Storage that is not zero-filled when allocated: a ring only reads bytes it wrote, and a stream per
+// chunk would otherwise clear (and fault in) every buffer it grows through.
+class RawBytes {
+ public:
+  RawBytes() = default;
+  explicit RawBytes(std::size_t n) : p_(n != 0 ? new std::uint8_t[n] : nullptr), n_(n) {}
+  std::uint8_t* data() noexcept { return p_.get(); }
+  const std::uint8_t* data() const noexcept { return p_.get(); }
+  std::size_t size() const noexcept { return n_; }
+  bool empty() const noexcept { return n_ == 0; }
+  void swap(RawBytes& o) noexcept {
+    p_.swap(o.p_);
+    std::swap(n_, o.n_);
+  }
+
+ private:
+  std::unique_ptr<std::uint8_t[]> p_;
+  std::size_t n_ = 0;
+};
 
 class ByteRing {
  public:
@@ -48,15 +69,15 @@ class ByteRing {
 
   // Releases the storage (for finished or reset streams).
   void release() noexcept {
-    std::vector<std::uint8_t>().swap(buf_);
+    RawBytes().swap(buf_);
   }
 
  private:
   void reserve(std::uint64_t span) {
     if (span <= buf_.size()) return;
-    std::size_t cap = buf_.empty() ? 4096 : buf_.size();
+    std::size_t cap = buf_.empty() ? first_allocation : buf_.size();
     while (cap < span) cap *= 2;
-    std::vector<std::uint8_t> next(cap);
+    RawBytes next(cap);
     if (!buf_.empty()) {
       // Re-home the old window's bytes at their positions under the new mask.
       const std::size_t old = buf_.size();
@@ -84,9 +105,12 @@ class ByteRing {
     }
   }
 
+  // The first allocation: small, for the many idle control streams of a busy server.
+  static constexpr std::size_t first_allocation = 4096;
+
   std::uint64_t limit_;
   std::uint64_t base_ = 0;
-  std::vector<std::uint8_t> buf_;
+  RawBytes buf_;
 };
 
 }  // namespace pdtp::rudp::detail
