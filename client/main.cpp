@@ -171,8 +171,10 @@ int main(int argc, char** argv) {
     }
   }
 
-  // Chunk buffers (hundreds of kB) would otherwise be mmap'ed and unmapped for every chunk.
+  // Chunk and stream buffers (hundreds of kB) would otherwise be mmap'ed and unmapped, or trimmed
+  // from the heap and faulted in again, for every chunk.
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   std::signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
   if (opt.transport == "tcp") return run_client<transport::Tcp>(io, opt);
