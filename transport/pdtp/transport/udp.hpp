@@ -191,7 +191,7 @@ class UdpHost {
       const auto& st = rc->stats();
       std::fprintf(out,
                    "  %s:%u sent %llu recv %llu lost %llu dropped %llu dup %llu retx %llu B; cwnd %llu rtt %.3f ms "
-                   "pacing %.0f MB/s, datagrams %zu B; limited by window %.0f ms, pacing %.0f ms, idle %.0f ms\n",
+                   "pacing %.0f MB/s, datagrams %zu B, streams %zu; limited by window %.0f ms, pacing %.0f ms, idle %.0f ms\n",
                    c->peer.address().to_string().c_str(), static_cast<unsigned>(c->peer.port()),
                    static_cast<unsigned long long>(st.packets_sent), static_cast<unsigned long long>(st.packets_received),
                    static_cast<unsigned long long>(st.packets_lost), static_cast<unsigned long long>(st.packets_dropped),
@@ -199,7 +199,7 @@ class UdpHost {
                    static_cast<unsigned long long>(st.stream_bytes_retransmitted),
                    static_cast<unsigned long long>(rc->congestion_window()),
                    std::chrono::duration<double, std::milli>(rc->rtt().smoothed()).count(), rc->pacing_rate() / 1e6,
-                   rc->datagram_size(), ms(st.time_window_limited), ms(st.time_pacing_limited), ms(st.time_idle));
+                   rc->datagram_size(), rc->stream_count(), ms(st.time_window_limited), ms(st.time_pacing_limited), ms(st.time_idle));
     }
   }
 
