@@ -276,7 +276,7 @@ TEST_CASE("delivery-rate samples measure acknowledged bytes over the send or ack
 namespace {
 // One round trip of ACKs to a BBR controller: 10 ACKs of 20 kB, each with a rate sample and RTT.
 void bbr_round(Bbr& cc, RttEstimator& rtt, TimePoint& now, std::uint64_t& delivered, double rate,
-               std::chrono::milliseconds rtt_sample, std::uint64_t lost_bytes) {
+               std::chrono::milliseconds rtt_sample, std::uint64_t lost_bytes, bool app_limited = false) {
   for (int i = 0; i < 10; ++i) {
     AckSample s;
     now += 2ms;
@@ -287,8 +287,10 @@ void bbr_round(Bbr& cc, RttEstimator& rtt, TimePoint& now, std::uint64_t& delive
     s.prior_bytes_in_flight = 200000;
     s.bytes_in_flight = 180000;
     s.rtt_sample = rtt_sample;
+    s.app_limited = app_limited;
     RateSample rs;
     rs.valid = true;
+    rs.app_limited = app_limited;
     rs.bytes_per_second = rate;
     rs.prior_delivered = delivered - 200000;
     rs.interval = 20ms;
@@ -328,26 +330,7 @@ TEST_CASE("BBR leaves startup once a round's smallest RTT rises clearly, even on
   // A sender that runs short of data now and then: every sample app-limited, so the full-pipe check
   // (three rounds without growth) never runs.
   auto round = [&](std::chrono::milliseconds rtt_sample) {
-    for (int i = 0; i < 10; ++i) {
-      AckSample s;
-      now += 2ms;
-      s.now = now;
-      s.acked_bytes = 20000;
-      delivered += 20000;
-      s.delivered = delivered;
-      s.prior_bytes_in_flight = 200000;
-      s.bytes_in_flight = 180000;
-      s.rtt_sample = rtt_sample;
-      s.app_limited = true;
-      RateSample rs;
-      rs.valid = true;
-      rs.app_limited = true;
-      rs.bytes_per_second = 10e6;
-      rs.prior_delivered = delivered - 200000;
-      rs.interval = 20ms;
-      s.rate = rs;
-      cc.on_ack(s, rtt);
-    }
+    bbr_round(cc, rtt, now, delivered, 10e6, rtt_sample, 0, /*app_limited=*/true);
   };
   for (int r = 0; r < 10; ++r) round(20ms);
   CHECK(cc.mode() == Bbr::Mode::startup);
