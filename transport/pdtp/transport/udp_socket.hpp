@@ -55,6 +55,8 @@ class BatchedUdpSocket {
     } else {
       int probe = IPV6_PMTUDISC_PROBE;
       ::setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe, sizeof probe);
+      int probe4 = IP_PMTUDISC_PROBE;  // a dual-stack socket's IPv4 peers too
+      ::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe4, sizeof probe4);
     }
     socket_.bind(at);
     rx_.assign(batch * receive_buffer, 0);
@@ -134,7 +136,7 @@ class BatchedUdpSocket {
         std::size_t run = 1;
         // One UDP datagram carries at most 65507 bytes, and the kernel segments at most 64 at once.
         const std::size_t max_run = std::min<std::size_t>(max_gso_segments, size > 0 ? 65000 / size : 1);
-        if (gso_) {
+        if (gso_ && !send_alone_) {
           while (i + run < queue.size() && run < max_run && queue[i + run].to == queue[i].to &&
                  queue[i + run].bytes.size() <= size && queue[i + run - 1].bytes.size() == size)
             ++run;
@@ -160,16 +162,25 @@ class BatchedUdpSocket {
         i += run;
       }
       const int sent = ::sendmmsg(socket_.native_handle(), msgs, static_cast<unsigned>(nmsg), MSG_DONTWAIT);
+      send_alone_ = false;
       if (sent < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) return false;
         if (gso_ && (errno == EIO || errno == EINVAL) && consumed[0] > 1) {
-          gso_ = false;  // the path or the kernel cannot segment: send one datagram per message
+          // Segments larger than the interface's MTU (a path MTU probe leading a run) are refused
+          // like a kernel without GSO: if smaller segments went out batched before, send this
+          // first datagram alone (it is lost, as a too-big probe should be); otherwise stop GSO.
+          if (queue[head].bytes.size() > gso_segment_ok_ && gso_segment_ok_ > 0) send_alone_ = true;
+          else gso_ = false;
           continue;
         }
-        head += consumed[0];  // e.g. unreachable address: drop it, keep going
+        head += consumed[0];  // e.g. unreachable address, or too big (EMSGSIZE): drop it, keep going
+        if (errno == EMSGSIZE) drain_errors();  // the refusal is queued as an error too
         continue;
       }
-      for (int k = 0; k < sent; ++k) head += consumed[k];
+      for (int k = 0; k < sent; ++k) {
+        if (consumed[k] > 1) gso_segment_ok_ = std::max(gso_segment_ok_, queue[head].bytes.size());
+        head += consumed[k];
+      }
     }
     return true;
   }
@@ -180,9 +191,11 @@ class BatchedUdpSocket {
   std::vector<asio::ip::udp::endpoint> take_unreachable() { return std::exchange(unreachable_, {}); }
 
  private:
-  // Reads the socket's error queue: each entry names the destination of a datagram that bounced.
+  // Reads the socket's error queue empty: each entry names the destination of a datagram that
+  // bounced, or a send refused here (EMSGSIZE: a path MTU probe too big for our own interface).
+  // Entries count against the receive buffer, so none may be left behind.
   bool drain_errors() {
-    for (int i = 0; i < 64; ++i) {
+    for (;;) {
       sockaddr_storage dest{};
       char data[64];
       alignas(cmsghdr) char control[512];
@@ -215,6 +228,8 @@ class BatchedUdpSocket {
   std::vector<std::uint8_t> rx_;
   bool gro_ = false;
   bool gso_ = true;
+  bool send_alone_ = false;           // the next message carries one datagram (see send_some)
+  std::size_t gso_segment_ok_ = 0;    // the largest segment size a batched send has carried
 };
 
 }  // namespace pdtp::transport
