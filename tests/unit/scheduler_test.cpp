@@ -291,6 +291,22 @@ TEST_CASE("scheduler: with few wanted chunks left the file service sends the low
   CHECK(more[0].chunk == 14);
 }
 
+TEST_CASE("scheduler: takers of a whole small file keep the rarest-first draw") {
+  // Few chunks, but the request runs to the file's end: not a pipe's window. Two takers starting
+  // together get different chunks, so they can trade.
+  SwarmLimits l;
+  l.peer_download_slots = 4;
+  World w(l);
+  auto f = w.file(8);
+  auto a = w.peer();
+  auto b = w.peer();
+  w.request_all(a, f);
+  w.request_all(b, f);
+  std::set<ChunkIndex> seen;
+  for (auto& t : w.run()) CHECK(seen.insert(t.chunk).second);
+  CHECK(seen.size() == 8);
+}
+
 TEST_CASE("scheduler: with many wanted chunks the file service does not go in order") {
   SwarmLimits l;
   l.peer_download_slots = 4;

@@ -7,8 +7,9 @@
 // grows); among peer givers the least busy wins; chunks nearest the taker's playback point (its
 // lowest wanted chunk) come first. When the file service must be used for a non-streaming file it
 // sends the rarest chunk among those scanned, ties broken by a seeded generator, so takers that
-// start together receive different chunks and can trade; when only a few wanted chunks remain to
-// choose from (twice the download slots), it sends the lowest, so a bounded window keeps moving. For a streaming file the lowest wanted
+// start together receive different chunks and can trade; when a taker's request stops short of the
+// file's end (a pipe client's window) and only a few wanted chunks remain to choose from (twice the
+// download slots), it sends the lowest, so the window keeps moving. For a streaming file the lowest wanted
 // chunk comes from the file service when no peer can give it, so playback never stalls on peers.
 // Pairing: a peer gives only to peers of its own transport (Swarm::may_give_to), and the file
 // service only to peers that can reach it over theirs; a taker it cannot reach waits for peers.
@@ -298,10 +299,12 @@ class Scheduler {
       }
       return ++scanned < bounds_.candidate_chunks;
     });
-    // Few wanted chunks left to choose from (a pipe client's bounded window nearly all handed out,
-    // or the end of a file): the lowest one now. Otherwise a playback point left to the luck of the
-    // draw can hold the taker's window shut while its slots run dry.
-    if (scanned <= 2 * swarm.limits().peer_download_slots) rarest = *first;
+    // A bounded window (a pipe client's request stops short of the file's end) with few wanted
+    // chunks left to choose from: the lowest one now. Otherwise a playback point left to the luck of
+    // the draw can hold the taker's window shut while its slots run dry. A taker of the whole file
+    // keeps the rarest-first draw to the end, so takers that start together still trade.
+    const bool bounded = file.chunks > 0 && !pf->requested.test(file.chunks - 1);
+    if (bounded && scanned <= 2 * swarm.limits().peer_download_slots) rarest = *first;
     out.pick = Pick{file_service, f, rarest};
     return out;
   }
