@@ -165,6 +165,34 @@ TEST_CASE("NewReno grows in slow start, halves once per recovery period, and col
   CHECK(cc.window() == 2400);
 }
 
+namespace {
+// One round trip of ACKs to a BBR controller: 10 ACKs of 20 kB, each with a rate sample and RTT.
+void bbr_round(Bbr& cc, RttEstimator& rtt, TimePoint& now, std::uint64_t& delivered, double rate,
+               std::chrono::milliseconds rtt_sample, std::uint64_t lost_bytes, bool app_limited = false) {
+  for (int i = 0; i < 10; ++i) {
+    AckSample s;
+    now += 2ms;
+    s.now = now;
+    s.acked_bytes = 20000;
+    delivered += 20000;
+    s.delivered = delivered;
+    s.prior_bytes_in_flight = 200000;
+    s.bytes_in_flight = 180000;
+    s.rtt_sample = rtt_sample;
+    s.app_limited = app_limited;
+    RateSample rs;
+    rs.valid = true;
+    rs.app_limited = app_limited;
+    rs.bytes_per_second = rate;
+    rs.prior_delivered = delivered - 200000;
+    rs.interval = 20ms;
+    s.rate = rs;
+    cc.on_ack(s, rtt);
+    if (i == 5 && lost_bytes > 0) cc.on_congestion_event(now, now, lost_bytes, false);
+  }
+}
+}  // namespace
+
 TEST_CASE("BBR keeps its rate and window through random losses") {
   Bbr cc(1200, 0);
   RttEstimator rtt;
@@ -172,26 +200,7 @@ TEST_CASE("BBR keeps its rate and window through random losses") {
   // Feed a steady 10 MB/s delivery rate for 40 rounds.
   std::uint64_t delivered = 0;
   TimePoint now = t0;
-  for (int round = 0; round < 40; ++round) {
-    for (int i = 0; i < 10; ++i) {
-      AckSample s;
-      now += 2ms;
-      s.now = now;
-      s.acked_bytes = 20000;
-      delivered += 20000;
-      s.delivered = delivered;
-      s.prior_bytes_in_flight = 200000;
-      s.bytes_in_flight = 180000;
-      s.rtt_sample = 20ms;
-      RateSample rs;
-      rs.valid = true;
-      rs.bytes_per_second = 10e6;
-      rs.prior_delivered = delivered - 200000;
-      rs.interval = 20ms;
-      s.rate = rs;
-      cc.on_ack(s, rtt);
-    }
-  }
+  for (int round = 0; round < 40; ++round) bbr_round(cc, rtt, now, delivered, 10e6, 20ms, 0);
   CHECK(cc.filled_pipe());
   CHECK(cc.max_bw() == Approx(10e6));
   const double rate = cc.pacing_rate(rtt);
@@ -273,33 +282,6 @@ TEST_CASE("delivery-rate samples measure acknowledged bytes over the send or ack
   CHECK_FALSE(s->app_limited);
 }
 
-namespace {
-// One round trip of ACKs to a BBR controller: 10 ACKs of 20 kB, each with a rate sample and RTT.
-void bbr_round(Bbr& cc, RttEstimator& rtt, TimePoint& now, std::uint64_t& delivered, double rate,
-               std::chrono::milliseconds rtt_sample, std::uint64_t lost_bytes, bool app_limited = false) {
-  for (int i = 0; i < 10; ++i) {
-    AckSample s;
-    now += 2ms;
-    s.now = now;
-    s.acked_bytes = 20000;
-    delivered += 20000;
-    s.delivered = delivered;
-    s.prior_bytes_in_flight = 200000;
-    s.bytes_in_flight = 180000;
-    s.rtt_sample = rtt_sample;
-    s.app_limited = app_limited;
-    RateSample rs;
-    rs.valid = true;
-    rs.app_limited = app_limited;
-    rs.bytes_per_second = rate;
-    rs.prior_delivered = delivered - 200000;
-    rs.interval = 20ms;
-    s.rate = rs;
-    cc.on_ack(s, rtt);
-    if (i == 5 && lost_bytes > 0) cc.on_congestion_event(now, now, lost_bytes, false);
-  }
-}
-}  // namespace
 
 TEST_CASE("BBR caps an inflated bandwidth estimate after a round with heavy loss and a standing queue") {
   Bbr cc(1200, 0);
