@@ -1,6 +1,7 @@
 // PDTP v2 conformance over raw frames: a test client that speaks bytes, against a real dstream.
 #include <catch2/catch.hpp>
 
+#include "pdtp/core/sha256.hpp"
 #include "process.hpp"
 
 using namespace pdtp_test;
@@ -127,11 +128,23 @@ TEST_CASE("an unaligned range gets a non-fatal error and the connection stays") 
   Dstream d({{"a.bin", kData}}, kChunk);
   RawClient c(d.port);
   register_as(c, "conformance-5");
-  c.send("request", {{"url", url(d)}, {"range", range(100, 4095)}});
+  c.send("provide", {{"url", url(d)}, {"range", range(100, 4095)}});
   json e = c.recv();
   REQUIRE(e.is_array());
   CHECK(e[0] == "error");
   still_serves(c, d);
+}
+
+TEST_CASE("an unaligned request (our extension) is widened to the chunks it touches, each transfer naming its hash") {
+  Dstream d({{"a.bin", kData}}, kChunk);
+  RawClient c(d.port);
+  register_as(c, "conformance-6");
+  c.send("request", {{"url", url(d)}, {"range", range(0, 0)}});
+  json t = c.recv();
+  REQUIRE(t.is_array());
+  REQUIRE(t[0] == "transfer");
+  CHECK(t[1]["range"] == range(0, kChunk - 1));
+  CHECK(t[1]["hash"] == pdtp::sha256_hex(std::string_view(kData).substr(0, kChunk)));
 }
 
 TEST_CASE("fatal protocol violations close only the offending connection") {

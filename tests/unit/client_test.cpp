@@ -17,6 +17,7 @@ const std::string url = "http://files.example/media/a.bin";
 constexpr std::uint64_t csize = 100;
 constexpr std::uint64_t fsize = 950;  // 10 chunks, the last one 50 bytes
 const Sha256Hex hash_a(64, 'a');
+const Sha256Hex hash_b(64, 'b');
 
 ByteRange chunk(ChunkIndex c) { return ChunkLayout{fsize, csize}.chunk_range(c); }
 ByteRange chunks(ChunkIndex first, ChunkIndex last) { return {chunk(first).min, chunk(last).max}; }
@@ -141,10 +142,12 @@ TEST_CASE("start sends register with id and port, ask_info for the url, and a re
   CHECK_FALSE(h.client.has_info());
 }
 
-TEST_CASE("a pipe download asks for nothing at start: its window waits for the chunk size") {
+TEST_CASE("a pipe download asks for the chunk holding byte 0 at start, and for its window once it knows the chunk size") {
   Harness h(config(true, 4));
   h.client.start(h.now);
-  CHECK(sent_of<Request>(h.take()).empty());
+  auto first = sent_of<Request>(h.take());
+  REQUIRE(first.size() == 1);
+  CHECK(first[0] == Request{url, ByteRange{0, 0}});  // the server widens it to chunk 0
   h.server(TellInfo{url, fsize, csize, false, std::nullopt});
   auto reqs = sent_of<Request>(h.take());
   REQUIRE(reqs.size() == 1);
@@ -322,6 +325,50 @@ TEST_CASE("a bad hash rejects the chunk and requests it again") {
   CHECK(h.client.verified_chunks() == 0);
   // The chunk is missing again: a new transfer for it is accepted.
   h.transfer(4);
+}
+
+TEST_CASE("a transfer naming the chunk's hash is verified on arrival, and the later hash_verify only confirms") {
+  Harness h(config(true, 4));
+  h.ready();
+  Transfer t = get_from(0, server_peer_id);
+  t.hash = hash_a;
+  h.server(t);
+  auto starts = Harness::of<StartTransfer>(h.take());
+  REQUIRE(starts.size() == 1);
+  h.client.on_transfer_received(starts[0].id, hash_a, h.now);
+  auto as = h.take();
+  // Without waiting for hash_verify: completed (with the hash, for the server's books), then the chunk
+  // is kept, offered to others, and written out.
+  auto done = sent_of<Completed>(as);
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].hash == hash_a);
+  REQUIRE(Harness::of<ChunkVerified>(as).size() == 1);
+  CHECK(sent_of<Provide>(as).size() == 1);
+  CHECK(emitted(as) == std::vector<ChunkIndex>{0});
+  CHECK(h.client.verified_chunks() == 1);
+  h.server(HashVerify{url, chunk(0), true});
+  CHECK(h.take().empty());
+  CHECK(h.client.last_server_error().empty());  // the confirmation matched a pending completed
+}
+
+TEST_CASE("a chunk not matching the hash its transfer named is rejected and requested again at once") {
+  Harness h(config());
+  h.ready();
+  Transfer t = get_from(4);
+  t.hash = hash_b;
+  h.server(t);
+  auto starts = Harness::of<StartTransfer>(h.take());
+  REQUIRE(starts.size() == 1);
+  h.client.on_transfer_received(starts[0].id, hash_a, h.now);
+  auto as = h.take();
+  REQUIRE(Harness::of<ChunkRejected>(as).size() == 1);
+  auto reqs = sent_of<Request>(as);
+  REQUIRE(reqs.size() == 1);
+  CHECK(reqs[0] == Request{url, chunk(4)});
+  CHECK_FALSE(h.client.holds(4));
+  h.server(HashVerify{url, chunk(4), false});  // the server's own verdict on the same bytes
+  CHECK(h.take().empty());
+  h.transfer(4);  // missing again: a new transfer for it is accepted
 }
 
 TEST_CASE("a chunk failing verification more often than allowed fails the download") {

@@ -36,6 +36,8 @@ std::vector<Message> one_of_each() {
       Transfer{"::1", 1, TransferMethod::put, "http://example.org/a.mkv", ByteRange{5000, 5001}, "peer-3"},
       Transfer{"10.0.0.3", 7000, TransferMethod::get, "http://example.org/a.mkv", ByteRange{0, 4999}, "peer-3",
                std::string(peer_key_a)},
+      Transfer{"10.0.0.3", 6086, TransferMethod::get, "http://example.org/a.mkv", ByteRange{0, 4999}, "dstream",
+               std::nullopt, hash_a},
       TellVerify{"10.0.0.2", "http://example.org/a.mkv", ByteRange{0, 4999}, "peer-2", true},
       TellVerify{"10.0.0.2", "http://example.org/a.mkv", ByteRange{0, 4999}, "peer-2", false},
       HashVerify{"http://example.org/a.mkv", ByteRange{0, 4999}, true},
@@ -349,6 +351,14 @@ TEST_CASE("a hash that is not 64 hex digits is bad_field") {
   CHECK(decode_error(head + "\"" + std::string(65, 'a') + "\"}]").code == Errc::bad_field);
   CHECK(decode_error(head + "\"" + std::string(63, 'a') + "g\"}]").code == Errc::bad_field);
   CHECK(decode_error(head + "5}]").code == Errc::bad_field);
+}
+
+TEST_CASE("a transfer's hash (our extension) must be 64 hex digits too") {
+  const std::string head =
+      R"(["transfer",{"host":"h","port":1,"method":"get","url":"u","range":{"min":0,"max":1},"peer_id":"i","hash":)";
+  CHECK(decode_error(head + "\"" + std::string(63, 'a') + "\"}]").code == Errc::bad_field);
+  CHECK(std::get<Transfer>(decode_ok(head + "\"" + std::string(64, 'A') + "\"}]")).hash == std::string(64, 'a'));
+  CHECK_FALSE(std::get<Transfer>(decode_ok(head + "null}]")).hash);
 }
 
 TEST_CASE("append_message_frame writes a frame identical to encode_frame of the body") {

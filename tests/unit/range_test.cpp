@@ -39,6 +39,18 @@ TEST_CASE("whole is the full range, and nothing for an empty file") {
   CHECK_FALSE(ChunkLayout{0, 5}.whole().has_value());
 }
 
+TEST_CASE("chunks_touched widens an unaligned range to whole chunks and clips it to the file") {
+  const ChunkLayout l{23, 5};  // chunks 0..3 of 5 bytes, chunk 4 of 3
+  CHECK(chunks_touched(l, {0, 0}) == std::optional<ChunkSpan>(ChunkSpan{0, 0}));
+  CHECK(chunks_touched(l, {4, 5}) == std::optional<ChunkSpan>(ChunkSpan{0, 1}));
+  CHECK(chunks_touched(l, {21, 1000}) == std::optional<ChunkSpan>(ChunkSpan{4, 4}));
+  CHECK(chunks_touched(l, {10, 14}) == std::optional<ChunkSpan>(ChunkSpan{2, 2}));
+  CHECK_FALSE(chunks_touched(l, {23, 30}));    // starts beyond the end
+  CHECK_FALSE(chunks_touched(l, {6, 5}));      // min > max
+  CHECK_FALSE(chunks_touched(ChunkLayout{23, 0}, {0, 0}));  // invalid layout
+  CHECK_FALSE(chunks_touched(ChunkLayout{0, 5}, {0, 0}));   // empty file
+}
+
 TEST_CASE("chunks_of maps one aligned chunk to its index") {
   const ChunkLayout l{12, 5};
   auto s = chunks_of(l, {5, 9});

@@ -437,7 +437,7 @@ TEST_CASE("an unaligned range gets a non-fatal error and the connection stays") 
   Harness h;
   add_files(h);
   h.join(1, "a");
-  h.send(1, Request{kUrl, ByteRange{500, 1499}});
+  h.send(1, Provide{kUrl, ByteRange{500, 1499}});
   auto e = h.one<ErrorMessage>(1);
   CHECK(e.reason.find("unaligned_range") != std::string::npos);
   CHECK(e.url == kUrl);
@@ -450,6 +450,39 @@ TEST_CASE("an unaligned range gets a non-fatal error and the connection stays") 
   CHECK(h.take<Transfer>(1).empty());
   h.send(1, Request{kUrl, chunk_range(2)});
   CHECK(h.one<Transfer>(1).range == chunk_range(2));
+}
+
+TEST_CASE("an unaligned request means the chunks it touches, clipped to the file's end") {
+  Harness h;
+  add_files(h);
+  h.join(1, "a");
+  h.send(1, Request{kUrl, ByteRange{0, 0}});  // a pipe's first flight: the chunk holding byte 0
+  CHECK(h.take<ErrorMessage>(1).empty());
+  auto first = h.take<Transfer>(1);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].range == chunk_range(0));
+  h.join(2, "b");
+  h.send(2, Request{kUrl, ByteRange{8500, 20000}});  // touches chunks 8 and 9, and runs past the end
+  CHECK(h.take<ErrorMessage>(2).empty());
+  std::vector<ByteRange> got;
+  for (const Transfer& t : h.take<Transfer>(2)) got.push_back(t.range);
+  CHECK_THAT(got, Catch::Matchers::UnorderedEquals(std::vector<ByteRange>{chunk_range(8), chunk_range(9)}));
+  h.send(2, Request{kUrl, ByteRange{9500, 9999}});  // starts beyond the end: nothing to widen
+  CHECK(h.one<ErrorMessage>(2).reason.find("bad_range") != std::string::npos);
+  h.send(2, Unrequest{kUrl, ByteRange{500, 1499}});  // only request is lenient
+  CHECK(h.one<ErrorMessage>(2).reason.find("unaligned_range") != std::string::npos);
+}
+
+TEST_CASE("a transfer names the chunk's hash, so the taker can check it on arrival") {
+  Harness h;
+  add_files(h);
+  h.join(1, "a");
+  h.send(1, Request{kUrl, chunk_range(3)});
+  auto t = h.one<Transfer>(1);
+  REQUIRE(t.hash);
+  CHECK(*t.hash == hash_of(h, "/a.bin", 3));
+  complete_ok(h, 1, t);  // hash_verify still answers every completed
+  CHECK(h.one<HashVerify>(1).hash_ok);
 }
 
 TEST_CASE("a multi-chunk aligned range is requested chunk by chunk") {

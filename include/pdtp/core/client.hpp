@@ -145,6 +145,7 @@ class Client {
     ByteRange range;
     PeerId giver;
     bool surplus;  // the chunk was already verified when these bytes arrived: drop them
+    bool settled = false;  // checked against the hash in `transfer`: hash_verify only confirms
   };
   struct PendingAsk {  // an incoming transfer awaiting tell_verify
     RequestToken token;
@@ -179,7 +180,8 @@ class Client {
   void decline(const Transfer& t);
   void chunk_failed(ChunkIndex c, const std::string& message);
   bool chunk_busy(ChunkIndex c) const;
-  void await_verify(ChunkIndex c, ByteRange range, PeerId giver);
+  void await_verify(ChunkIndex c, ByteRange range, PeerId giver, std::optional<bool> checked = std::nullopt);
+  void settle(const PendingVerify& v, bool hash_ok);
   void emit_ready();
   void check_complete();
   void order_new_transfers(std::size_t first_new);

@@ -185,7 +185,8 @@ class Server {
     FileSlot file;
     ChunkSpan span;
   };
-  std::optional<SetTarget> target_or_error(ConnId id, const std::string& url, const std::optional<ByteRange>& range);
+  std::optional<SetTarget> target_or_error(ConnId id, const std::string& url, const std::optional<ByteRange>& range,
+                                          bool widen = false);
   std::optional<PeerSlot> peer_by_id(std::string_view id) const;
   bool key_matches(PeerSlot p, std::string_view key) const;
   const std::string& peer_name(PeerSlot p) const;

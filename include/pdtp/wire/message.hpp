@@ -81,6 +81,7 @@ struct Transfer {
   ByteRange range;
   std::string peer_id;  // id of the listening peer
   std::optional<std::string> peer_key;  // extension: the listening side's static key (sent to udp peers only)
+  std::optional<Sha256Hex> hash;  // extension: the chunk's SHA-256 as the server knows it (get only)
   friend bool operator==(const Transfer&, const Transfer&) = default;
 };
 struct TellVerify {

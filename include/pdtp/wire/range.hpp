@@ -1,6 +1,7 @@
 // Chunk arithmetic: a file of `size` bytes cut into chunks of `chunk_size` bytes (the last may be short).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -57,6 +58,14 @@ inline Result<ChunkSpan> chunks_of(const ChunkLayout& layout, ByteRange r) {
   if ((r.max + 1) % layout.chunk_size != 0 && r.max != layout.size - 1)
     return Error{Errc::unaligned_range, text() + ": max is neither a chunk end nor the last byte"};
   return ChunkSpan{r.min / layout.chunk_size, r.max / layout.chunk_size};
+}
+
+// The chunks a byte range touches, clipped to the file (a lenient reading for `request`, whose
+// sender may not know the chunk size yet); nullopt if it touches none (min beyond the end, or
+// min > max, or an invalid layout).
+inline std::optional<ChunkSpan> chunks_touched(const ChunkLayout& layout, ByteRange r) noexcept {
+  if (layout.chunk_size == 0 || r.min > r.max || r.min >= layout.size) return std::nullopt;
+  return ChunkSpan{r.min / layout.chunk_size, std::min(r.max, layout.size - 1) / layout.chunk_size};
 }
 
 // The byte range of a run of chunks. Precondition: span.first <= span.last < layout.chunk_count().

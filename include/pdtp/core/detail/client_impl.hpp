@@ -29,10 +29,11 @@ inline void Client::start(TimePoint) {
   path_ = std::move(*path);
   send(Register{config_.client_id, config_.listen_port});
   send(AskInfo{config_.url});
-  // A file asks for all of itself in the same flight as its info, so the first transfers come a
-  // round trip sooner. A pipe must wait: its window is a range of whole chunks, and ranges must be
-  // chunk-aligned, so it needs the chunk size from tell_info.
-  if (!config_.in_order) send(Request{config_.url, std::nullopt});
+  // The first transfers come a round trip sooner when the request goes with ask_info: a file asks
+  // for all of itself; a pipe, which needs the chunk size for its window, asks for the chunk that
+  // holds byte 0 (our server widens an unaligned request to the chunks it touches; a strict v2
+  // server answers a non-fatal error, and the window request after tell_info covers chunk 0 too).
+  send(Request{config_.url, config_.in_order ? std::optional<ByteRange>(ByteRange{0, 0}) : std::nullopt});
 }
 
 inline void Client::on_control_data(std::string_view bytes, TimePoint) {
@@ -146,11 +147,20 @@ inline void Client::on_message(const HashVerify& m) {
   PendingVerify v = std::move(*it);
   verifies_.erase(it);
   if (v.surplus) return;  // its bytes were already dropped
+  if (v.settled) {  // decided on arrival; the server's check can only agree with its own hash
+    if (!m.hash_ok) last_server_error_ = "hash_verify refused chunk " + std::to_string(v.chunk) + " after its transfer named that hash";
+    return;
+  }
+  settle(v, m.hash_ok);
+}
+
+// A received chunk's check is in: keep it (and write out what is ready) or drop it and retry.
+inline void Client::settle(const PendingVerify& v, bool hash_ok) {
   if (chunks_.verified(v.chunk)) {
     actions_.push_back(ChunkRejected{v.chunk});  // another copy won: drop this one
     return;
   }
-  if (!m.hash_ok) {
+  if (!hash_ok) {
     actions_.push_back(ChunkRejected{v.chunk});
     const unsigned n = chunks_.add_failure(v.chunk);
     if (n > config_.max_attempts_per_chunk) {
@@ -183,8 +193,11 @@ inline void Client::on_transfer_received(TransferId id, Sha256Hex hash, TimePoin
   OutTransfer t = std::move(it->second);
   transfers_.erase(it);
   if (t.method != TransferMethod::get) return;
+  // The server named the chunk's hash in `transfer`: check it here, a round trip before hash_verify.
+  std::optional<bool> checked;
+  if (t.order.hash) checked = same_hex(hash, *t.order.hash);
   send(Completed{t.order.host, t.order.url, t.order.range, t.order.peer_id, std::move(hash)});
-  await_verify(t.chunk, t.order.range, t.order.peer_id);
+  await_verify(t.chunk, t.order.range, t.order.peer_id, checked);
 }
 
 inline void Client::on_transfer_sent(TransferId id, TimePoint) { transfers_.erase(id); }
@@ -323,15 +336,21 @@ inline void Client::chunk_failed(ChunkIndex c, const std::string& message) {
 
 inline bool Client::chunk_busy(ChunkIndex c) const {
   auto get_of = [c](const auto& kv) { return kv.second.method == TransferMethod::get && kv.second.chunk == c; };
-  auto verify_of = [c](const PendingVerify& v) { return v.chunk == c && !v.surplus; };
+  auto verify_of = [c](const PendingVerify& v) { return v.chunk == c && !v.surplus && !v.settled; };
   return std::any_of(transfers_.begin(), transfers_.end(), get_of) ||
          std::any_of(verifies_.begin(), verifies_.end(), verify_of);
 }
 
-inline void Client::await_verify(ChunkIndex c, ByteRange range, PeerId giver) {
+// `checked`: the outcome of comparing with the hash the transfer named, if it named one. The
+// pending entry still waits for hash_verify, which the server always sends.
+inline void Client::await_verify(ChunkIndex c, ByteRange range, PeerId giver, std::optional<bool> checked) {
   const bool surplus = chunks_.verified(c);
   if (surplus) actions_.push_back(ChunkRejected{c});  // a late copy of a chunk we already have
-  verifies_.push_back(PendingVerify{c, range, std::move(giver), surplus});
+  verifies_.push_back(PendingVerify{c, range, std::move(giver), surplus, checked.has_value()});
+  if (checked && !surplus) {
+    const PendingVerify v = verifies_.back();
+    settle(v, *checked);
+  }
 }
 
 inline void Client::emit_ready() {

@@ -23,18 +23,6 @@ inline constexpr bool is_client_message =
     std::is_same_v<T, Unrequest> || std::is_same_v<T, Provide> || std::is_same_v<T, Unprovide> ||
     std::is_same_v<T, AskVerify> || std::is_same_v<T, Completed>;
 
-// Hex digests compare case-insensitively: a client may send uppercase.
-inline bool same_hex(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'F') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'F') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 inline std::string describe(const Error& e) { return std::string(to_string(e.code)) + ": " + e.message; }
 
 // A client-chosen string quoted in our own messages, cut so replies stay small.
@@ -189,7 +177,7 @@ inline void Server::on_message(ConnId id, Conn&, AskInfo& m, TimePoint) {
 }
 
 inline void Server::on_message(ConnId id, Conn& c, Request& m, TimePoint) {
-  auto target = target_or_error(id, m.url, m.range);
+  auto target = target_or_error(id, m.url, m.range, true);
   if (!target) return;
   PeerFile& pf = swarm_.peer_file(c.peer, target->file);
   if (pf.url != m.url) pf.url = std::move(m.url);
@@ -266,7 +254,7 @@ inline void Server::on_message(ConnId id, Conn& c, Completed& m, TimePoint now) 
   if (!m.hash) return transfer_failed(tr, now);
 
   const auto expected = catalog_.chunk_hash(swarm_.file(*f).info.path, chunk);
-  const bool ok = expected && detail::same_hex(*m.hash, *expected);
+  const bool ok = expected && same_hex(*m.hash, *expected);
   send(id, HashVerify{std::move(m.url), m.range, ok});
   if (ok) {
     const std::uint64_t bytes = m.range.size();
@@ -368,6 +356,9 @@ inline void Server::send_transfer(TransferSlot t) {
     m.peer_id = records_[tr.giver].id;
     if (udp) m.peer_key = records_[tr.giver].link.public_key;  // lets the taker authenticate the giver
   }
+  // The taker can check the chunk itself on arrival instead of waiting a round trip for hash_verify;
+  // it still reports `completed` with its hash, which the server checks as before.
+  m.hash = catalog_.chunk_hash(file.info.path, tr.chunk);
   send(taker.conn, std::move(m));
 }
 
@@ -395,9 +386,10 @@ inline Server::Resolved Server::resolve(std::string_view url, bool ask_catalog) 
 }
 
 // The file and chunks a set message names (absent range = the whole file); on an unknown file or a
-// bad range replies `error` and returns nullopt.
+// bad range replies `error` and returns nullopt. `widen` (request only): an unaligned range means
+// the chunks it touches, clipped to the file, so a client may ask before it knows the chunk size.
 inline std::optional<Server::SetTarget> Server::target_or_error(ConnId id, const std::string& url,
-                                                                const std::optional<ByteRange>& range) {
+                                                                const std::optional<ByteRange>& range, bool widen) {
   Resolved res = resolve(url, true);
   if (!res.file) {
     send(id, ErrorMessage{std::move(res.reason), url, range});
@@ -409,6 +401,9 @@ inline std::optional<Server::SetTarget> Server::target_or_error(ConnId id, const
     return SetTarget{*res.file, ChunkSpan{0, file.chunks - 1}};
   }
   auto span = chunks_of(file.layout, *range);
+  if (!span && widen) {
+    if (auto touched = chunks_touched(file.layout, *range)) return SetTarget{*res.file, *touched};
+  }
   if (!span) {
     send(id, ErrorMessage{detail::describe(span.error()), url, range});
     return std::nullopt;

@@ -104,6 +104,7 @@ inline Result<Message> decode_args(std::size_t index, Collector& c, std::string_
       m.range = r.range();
       m.peer_id = r.string(F::peer_id);
       m.peer_key = r.optional_bounded_string(F::peer_key, max_peer_key_bytes);
+      m.hash = r.hash(F::hash);
       return finish(r, std::move(m));
     }
     case 10: {
@@ -192,6 +193,7 @@ inline void write_args(ObjectWriter& w, const Transfer& m) {
   write_range(w, m.range);
   w.string("peer_id", m.peer_id);
   if (m.peer_key) w.string("peer_key", *m.peer_key);
+  if (m.hash) w.string("hash", *m.hash);
 }
 inline void write_args(ObjectWriter& w, const TellVerify& m) {
   w.string("peer", m.peer);
