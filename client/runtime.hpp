@@ -59,7 +59,7 @@ class ClientRuntime {
 
  public:
   ClientRuntime(asio::io_context& io, ClientOptions opt, std::string client_id)
-      : io_(io), opt_(std::move(opt)), client_id_(std::move(client_id)), core_(make_config()), timer_(io),
+      : io_(io), opt_(std::move(opt)), client_id_(std::move(client_id)), core_(make_config()), timer_(io), linger_timer_(io),
         progress_(io, opt_.quiet) {}
 
   // Runs until the download completes (or, seeding, until stop()). Returns the process exit code.
@@ -151,6 +151,10 @@ class ClientRuntime {
       core_.on_control_data(std::string_view(buf, n), now());
       drain();
       if (done_) co_return;
+    }
+    if (lingering_) {  // the server closed its side after our last reports
+      shutdown();
+      co_return;
     }
     if (!done_) {
       core_.on_control_closed(now());
@@ -733,7 +737,40 @@ class ClientRuntime {
       return;
     }
     progress_.finish(summary());
-    shutdown();
+    linger();
+  }
+
+  // Done: the output's reader gets its end of file now. Our last `completed` reports (the server
+  // credits their givers by them) must still reach the server: half-close the control connection
+  // after them and stop when the server closes its side, or after linger_limit at most.
+  void linger() {
+    if (lingering_ || done_) return;
+    lingering_ = true;
+    release_stdout();
+    if (!out_ || !control_) {
+      shutdown();
+      return;
+    }
+    out_->shutdown_after_flush();
+    linger_timer_.expires_after(linger_limit);
+    linger_timer_.async_wait([this](const asio::error_code& ec) {
+      if (!ec) shutdown();
+    });
+  }
+
+  // Our copy of standard output is closed and fd 1 points at /dev/null, so a pipe's reader sees its
+  // end of file while we linger.
+  void release_stdout() {
+    if (!in_order_) return;
+    if (stdout_flags_ >= 0) ::fcntl(STDOUT_FILENO, F_SETFL, stdout_flags_);
+    stdout_flags_ = -1;
+    asio::error_code ig;
+    if (stdout_) stdout_->close(ig);
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0) {
+      ::dup2(null, STDOUT_FILENO);
+      ::close(null);
+    }
   }
 
   std::string summary() {
@@ -766,6 +803,7 @@ class ClientRuntime {
     if (acceptor_) acceptor_->close(ig);
     if (control_) control_->close(ig);
     timer_.cancel();
+    linger_timer_.cancel();
     progress_.stop();
     for (auto& [t, d] : decisions_) d->timer.cancel();
     if constexpr (std::is_same_v<Transport, transport::Udp>) {
@@ -792,6 +830,9 @@ class ClientRuntime {
   bool in_order_ = false;
   core::Client core_;
   asio::steady_timer timer_;
+  asio::steady_timer linger_timer_;  // bounds the wait for the server's close at the end
+  static constexpr std::chrono::seconds linger_limit{2};
+  bool lingering_ = false;
   Progress progress_;
   std::optional<typename Transport::acceptor> acceptor_;
   std::uint16_t listen_port_ = 0;

@@ -258,11 +258,13 @@ class ServerRuntime {
       core_.on_disconnect(id, now());
       drain();
     }
-    // Whatever is still queued gets a grace period; a peer that never reads it is cut off.
+    // Whatever is still queued goes out first, then the close (a client that half-closed waits for
+    // it); a peer that never reads what is queued is cut off after a grace period.
     if (conn->out->queued_bytes() == 0) {
       asio::error_code ig;
       conn->stream.close(ig);
     } else {
+      conn->out->close_after_flush();
       auto grace = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(10));
       grace->async_wait([conn, grace](const asio::error_code&) {
         asio::error_code ig;

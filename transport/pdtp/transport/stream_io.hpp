@@ -115,7 +115,7 @@ class Outbox : public std::enable_shared_from_this<Outbox<Stream>> {
  public:
   Outbox(Stream& s, std::weak_ptr<void> owner) : s_(s), owner_(std::move(owner)) {}
   void push(std::string_view bytes) {
-    if (closed_) return;
+    if (closed_ || half_closed_) return;  // nothing more may go after our FIN
     next_.append(bytes);
     if (!writing_) write_next();
   }
@@ -124,7 +124,13 @@ class Outbox : public std::enable_shared_from_this<Outbox<Stream>> {
     close_pending_ = true;
     if (!writing_) write_next();
   }
+  // End our sending half once everything queued so far is written; the stream stays open for reading.
+  void shutdown_after_flush() {
+    half_close_pending_ = true;
+    if (!writing_) write_next();
+  }
   void on_error(std::function<void(const asio::error_code&)> fn) { on_error_ = std::move(fn); }
+
   std::size_t queued_bytes() const { return next_.size() + current_.size(); }
 
  private:
@@ -134,6 +140,7 @@ class Outbox : public std::enable_shared_from_this<Outbox<Stream>> {
     if (next_.empty()) {
       writing_ = false;
       if (close_pending_) finish();
+      else if (half_close_pending_) half_close();
       return;
     }
     writing_ = true;
@@ -158,12 +165,20 @@ class Outbox : public std::enable_shared_from_this<Outbox<Stream>> {
     s_.shutdown(asio::socket_base::shutdown_send, ignored);
     s_.close(ignored);
   }
+  void half_close() {
+    if (closed_ || half_closed_) return;
+    half_closed_ = true;
+    asio::error_code ignored;
+    s_.shutdown(asio::socket_base::shutdown_send, ignored);
+  }
   Stream& s_;
   std::weak_ptr<void> owner_;
   std::string current_;  // being written
   std::string next_;     // queued behind it
   bool writing_ = false;
   bool close_pending_ = false;
+  bool half_close_pending_ = false;
+  bool half_closed_ = false;
   bool closed_ = false;
   std::function<void(const asio::error_code&)> on_error_;
 };
