@@ -97,11 +97,19 @@ class ClientRuntime {
     return c;
   }
   static core::TimePoint now() { return core::Clock::now(); }
+  // Any IPv4 address; any IPv6 address (which takes IPv4 peers too) for a server named by an IPv6
+  // address: over UDP the listening socket is the one every connection sends from.
+  asio::ip::address default_listen_address() const {
+    asio::error_code ec;
+    const auto server = asio::ip::make_address(opt_.server_host, ec);
+    if (!ec && server.is_v6()) return asio::ip::address_v6::any();
+    return asio::ip::address_v4::any();
+  }
 
   asio::awaitable<void> main_task() {
     // Listen first: register carries our port.
     try {
-      asio::ip::address listen_addr = opt_.bind ? *opt_.bind : asio::ip::address(asio::ip::address_v4::any());
+      asio::ip::address listen_addr = opt_.bind ? *opt_.bind : default_listen_address();
       acceptor_.emplace(Transport::listen(io_.get_executor(), {listen_addr, opt_.listen_port}));
     } catch (const std::exception& e) {
       fail("cannot listen on port " + std::to_string(opt_.listen_port) + ": " + e.what());

@@ -10,6 +10,8 @@
 
 #include <asio.hpp>
 
+#include "pdtp/wire/url.hpp"
+
 #include "catalog.hpp"
 #include "cli.hpp"
 #include "identity.hpp"
@@ -60,7 +62,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   // Listening on every interface: show an address that works from this machine.
-  const std::string shown = settings.host == "0.0.0.0" || settings.host == "::" ? "127.0.0.1" : settings.host;
+  std::string shown = settings.host == "0.0.0.0" || settings.host == "::" ? "127.0.0.1" : settings.host;
+  if (pdtp::needs_brackets(shown)) shown = "[" + shown + "]";  // an IPv6 address in a URL
   std::fprintf(stderr,
                "dstream %s: serving %s (chunk size %llu bytes)\n"
                "  files:  pdtp://%s:%u/<path below the root>\n"

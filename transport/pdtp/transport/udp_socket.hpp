@@ -3,6 +3,8 @@
 // to plain batches where the kernel lacks them. No protocol here: bytes and addresses only.
 #pragma once
 
+#include <time.h>  // linux/errqueue.h uses struct timespec without declaring it
+
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -53,6 +55,12 @@ class BatchedUdpSocket {
       int probe = IP_PMTUDISC_PROBE;
       ::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof probe);
     } else {
+      // The same for IPv6; the IPv4 options too, where the kernel takes them, for the IPv4 peers
+      // of a dual-stack socket (their errors are still read as IPV6_RECVERR, see drain_errors).
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one);
+      ::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+      ::setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof one);
       int probe = IPV6_PMTUDISC_PROBE;
       ::setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe, sizeof probe);
       int probe4 = IP_PMTUDISC_PROBE;  // a dual-stack socket's IPv4 peers too
@@ -75,6 +83,8 @@ class BatchedUdpSocket {
 
   // Reads what is queued (up to one batch) and calls on(from, local_address, bytes) per datagram;
   // GRO super-datagrams are split back into their segments. Returns false when nothing was queued.
+  // An IPv4 peer of a dual-stack socket is reported as plain IPv4 (never ::ffff:a.b.c.d), as an
+  // IPv4 socket reports it; so is our address it reached.
   template <class Fn>
   bool receive_batch(Fn&& on) {
     mmsghdr msgs[batch];
@@ -95,10 +105,7 @@ class BatchedUdpSocket {
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return drain_errors();
     if (n <= 0) return false;
     for (int i = 0; i < n; ++i) {
-      asio::ip::udp::endpoint ep;
-      const auto len = std::min<std::size_t>(msgs[i].msg_hdr.msg_namelen, sizeof(sockaddr_storage));
-      std::memcpy(ep.data(), &from[i], std::min<std::size_t>(len, ep.capacity()));
-      ep.resize(std::min<std::size_t>(len, ep.capacity()));
+      const asio::ip::udp::endpoint ep = endpoint_of(from[i], msgs[i].msg_hdr.msg_namelen);
       std::size_t segment = msgs[i].msg_len;
       asio::ip::address local;
       for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
@@ -112,6 +119,14 @@ class BatchedUdpSocket {
           asio::ip::address_v4::bytes_type b;
           std::memcpy(b.data(), &info.ipi_addr, 4);
           local = asio::ip::address_v4(b);
+        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+          in6_pktinfo info;
+          std::memcpy(&info, CMSG_DATA(c), sizeof info);
+          asio::ip::address_v6::bytes_type b;
+          std::memcpy(b.data(), &info.ipi6_addr, 16);
+          // A link-local address needs its interface, as the peer's address carries it.
+          const asio::ip::address_v6 a(b, IN6_IS_ADDR_LINKLOCAL(&info.ipi6_addr) ? info.ipi6_ifindex : 0);
+          local = unmapped(a);
         }
       }
       const std::uint8_t* base = rx_.data() + static_cast<std::size_t>(i) * receive_buffer;
@@ -191,6 +206,22 @@ class BatchedUdpSocket {
   std::vector<asio::ip::udp::endpoint> take_unreachable() { return std::exchange(unreachable_, {}); }
 
  private:
+  // ::ffff:a.b.c.d (an IPv4 peer as a dual-stack socket names it) as a.b.c.d; other addresses as given.
+  static asio::ip::address unmapped(const asio::ip::address_v6& a) {
+    if (a.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, a);
+    return a;
+  }
+
+  // The address the kernel wrote (len bytes of it), with a v4-mapped IPv6 address unmapped.
+  static asio::ip::udp::endpoint endpoint_of(const sockaddr_storage& s, socklen_t len) {
+    asio::ip::udp::endpoint ep;
+    const auto n = std::min<std::size_t>({static_cast<std::size_t>(len), sizeof s, ep.capacity()});
+    std::memcpy(ep.data(), &s, n);
+    ep.resize(n);
+    if (s.ss_family == AF_INET6 && n >= sizeof(sockaddr_in6)) ep.address(unmapped(ep.address().to_v6()));
+    return ep;
+  }
+
   // Reads the socket's error queue empty: each entry names the destination of a datagram that
   // bounced, or a send refused here (EMSGSIZE: a path MTU probe too big for our own interface).
   // Entries count against the receive buffer, so none may be left behind.
@@ -209,15 +240,15 @@ class BatchedUdpSocket {
       h.msg_controllen = sizeof control;
       if (::recvmsg(socket_.native_handle(), &h, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
       for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
-        if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_RECVERR) continue;
+        // An IPv6 socket reports every error as IPV6_RECVERR, an IPv4 peer's with an ICMP origin.
+        const bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
+        const bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
+        if (!v4 && !v6) continue;
         sock_extended_err err;
         std::memcpy(&err, CMSG_DATA(c), sizeof err);
-        if (err.ee_origin != SO_EE_ORIGIN_ICMP || err.ee_errno != ECONNREFUSED) continue;
-        asio::ip::udp::endpoint ep;
-        const auto len = std::min<std::size_t>(h.msg_namelen, ep.capacity());
-        std::memcpy(ep.data(), &dest, len);
-        ep.resize(len);
-        if (unreachable_.size() < 256) unreachable_.push_back(ep);
+        const bool icmp = err.ee_origin == SO_EE_ORIGIN_ICMP || (v6 && err.ee_origin == SO_EE_ORIGIN_ICMP6);
+        if (!icmp || err.ee_errno != ECONNREFUSED) continue;
+        if (unreachable_.size() < 256) unreachable_.push_back(endpoint_of(dest, h.msg_namelen));
       }
     }
     return true;  // the caller reads again: data may be queued behind the error
