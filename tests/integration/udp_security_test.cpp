@@ -509,3 +509,24 @@ TEST_CASE("udp security: a server that requires encryption refuses dsclient over
   CHECK(udp.exit_code == 0);
   CHECK(read_text(s.out() / "udp.bin") == data);
 }
+
+// A chunk whose transfer named its hash is kept on arrival, so dsclient may be done before the server
+// has read its last `completed` reports: it must still deliver them before it goes.
+TEST_CASE("dsclient's last completed reports reach the server before it exits, over udp and over tcp") {
+  Scratch s;
+  const std::string data = random_bytes(1000000, 6);
+  DstreamProcess d(s, {{"f.bin", data}}, 16384);
+  std::uint64_t expected = 0;
+  for (const char* transport : {"udp", "tcp"}) {
+    INFO(transport);
+    auto r = run_dsclient(s, {"-q", "--transport", transport, "-o", (s.out() / transport).string(), d.url("/f.bin")});
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    CHECK(read_text(s.out() / transport) == data);
+    expected += data.size();
+    const json totals = d.status()["totals"];
+    CHECK(totals["bytes_from_server"].get<std::uint64_t>() + totals["bytes_from_peers"].get<std::uint64_t>() ==
+          expected);
+    CHECK(totals["hash_failures"].get<std::uint64_t>() == 0);
+  }
+}
