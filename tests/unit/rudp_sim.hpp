@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <queue>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -64,6 +65,8 @@ struct LinkConfig {
   double corrupt = 0;                 // probability one bit of a datagram flips
   std::vector<std::pair<Duration, Duration>> blackouts;  // [from, to) after the start: nothing gets through
   std::size_t mtu = 0;                // datagrams larger than this are dropped (0: no limit)
+  // The test's own loss rule, asked first about every datagram sent: true drops it (counted as lost).
+  std::function<bool(TimePoint, std::span<const std::uint8_t>)> drop_if;
 };
 
 struct LinkStats {
@@ -87,6 +90,10 @@ class Link {
             std::priority_queue<Arrival, std::vector<Arrival>, std::greater<>>& q) {
     ++stats.sent;
     stats.largest = std::max<std::uint64_t>(stats.largest, bytes.size());
+    if (cfg_.drop_if && cfg_.drop_if(now, bytes)) {
+      ++stats.lost;
+      return;
+    }
     if (cfg_.mtu != 0 && bytes.size() > cfg_.mtu) {
       ++stats.too_big;
       return;

@@ -3,6 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <memory>
+#include <span>
+#include <vector>
 
 #include "rudp_sim.hpp"
 
@@ -260,19 +263,125 @@ TEST_CASE("a path MTU probe that is acknowledged raises the datagram size") {
   CHECK(c->stats().packets_sent < (4 << 20) / 1300);
 }
 
+namespace {
+// Send times of the client's path MTU probes (its only 1452-byte datagrams), seen on the uplink.
+struct ProbeLog {
+  std::vector<TimePoint> sent;
+  bool operator()(TimePoint now, std::span<const std::uint8_t> d) {
+    if (d.size() == 1452) sent.push_back(now);
+    return false;
+  }
+};
+}  // namespace
+
 TEST_CASE("a path MTU probe the path drops is tried three times, then the size stays; no congestion is seen") {
+  auto log = std::make_shared<ProbeLog>();
   LinkConfig link;
   link.mtu = 1280;
+  link.drop_if = [log](TimePoint t, std::span<const std::uint8_t> d) { return (*log)(t, d); };
   Config cfg;
   cfg.probe_datagram_size = 1452;
-  Sim sim(cfg, cfg, link, link, 13);
+  LinkConfig down = link;
+  down.drop_if = nullptr;  // the log is for the client's probes
+  Sim sim(cfg, cfg, link, down, 13);
   BulkTransfer t(4 << 20);
   REQUIRE(run_transfer(sim, t, 60s));
   CHECK_FALSE(t.mismatch);
   const auto* c = sim.client.connection(t.client_conn);
+  // The retries wait for their timers: let them run out.
+  REQUIRE(sim.run([](int, const auto&) {}, [&] { return c->mtu_probe().searches_given_up() == 1; }, 20s));
   CHECK(c->datagram_size() == cfg.max_datagram_size);
   CHECK(sim.uplink().too_big == 3);
+  CHECK(log->sent.size() == 3);
   CHECK(c->stats().mtu_probes_lost == 3);
   CHECK(c->stats().packets_lost == 0);
   CHECK(c->recovery().persistent_congestion_events() == 0);
+}
+
+TEST_CASE("a lost path MTU probe is retried after a probe timer that grows, not at once") {
+  auto log = std::make_shared<ProbeLog>();
+  LinkConfig link;
+  link.mtu = 1280;
+  link.drop_if = [log](TimePoint t, std::span<const std::uint8_t> d) { return (*log)(t, d); };
+  Config cfg;
+  cfg.probe_datagram_size = 1452;
+  LinkConfig down = link;
+  down.drop_if = nullptr;  // the log is for the client's probes
+  Sim sim(cfg, cfg, link, down, 14);
+  BulkTransfer t(4 << 20);
+  REQUIRE(run_transfer(sim, t, 60s));
+  const auto* c = sim.client.connection(t.client_conn);
+  REQUIRE(sim.run([](int, const auto&) {}, [&] { return log->sent.size() == 3; }, 20s));
+  // A loss is found about a round trip after the probe; a retry at once would follow within about
+  // one more. The probe timer (two probe timeouts, doubling) keeps the retries well apart.
+  const Duration rtt = c->rtt().min();
+  REQUIRE(rtt > 20ms);  // 2 x 10 ms propagation
+  const Duration first_gap = log->sent[1] - log->sent[0];
+  const Duration second_gap = log->sent[2] - log->sent[1];
+  CHECK(first_gap > 3 * rtt);
+  CHECK(second_gap > first_gap + 2 * rtt);
+}
+
+TEST_CASE("a path MTU probe lost with ordinary packets is congestion, not a failed try: probing goes on to 1452") {
+  // Each of the first four probes goes into a full queue: it and the datagrams right behind it are
+  // lost together, as a bottleneck overflowing in slow start would lose them.
+  struct Congestion {
+    int probes_dropped = 0;
+    int burst = 0;
+    bool operator()(TimePoint, std::span<const std::uint8_t> d) {
+      if (d.size() == 1452 && probes_dropped < 4) {
+        ++probes_dropped;
+        burst = 8;
+        return true;
+      }
+      if (burst > 0) {
+        --burst;
+        return true;
+      }
+      return false;
+    }
+  };
+  auto congestion = std::make_shared<Congestion>();
+  LinkConfig link;
+  link.mtu = 1472;
+  link.rate = 2.5e6;  // 20 Mbit/s: the transfer outlasts the retries
+  link.drop_if = [congestion](TimePoint t, std::span<const std::uint8_t> d) { return (*congestion)(t, d); };
+  Config cfg;
+  cfg.probe_datagram_size = 1452;
+  Sim sim(cfg, cfg, link, LinkConfig{}, 15);
+  BulkTransfer t(8 << 20);
+  REQUIRE(run_transfer(sim, t, 60s));
+  CHECK_FALSE(t.mismatch);
+  const auto* c = sim.client.connection(t.client_conn);
+  CHECK(congestion->probes_dropped == 4);
+  CHECK(c->stats().mtu_probes_lost == 4);
+  CHECK(c->stats().packets_lost >= 4);
+  CHECK(c->mtu_probe().probes_sent() == 5);
+  CHECK(c->mtu_probe().searches_given_up() == 0);
+  CHECK(c->datagram_size() == 1452);
+  CHECK(sim.uplink().largest == 1452);
+}
+
+TEST_CASE("a path MTU search that gave up starts again after the raise timer (10 minutes)") {
+  auto log = std::make_shared<ProbeLog>();
+  LinkConfig link;
+  link.mtu = 1280;
+  link.drop_if = [log](TimePoint t, std::span<const std::uint8_t> d) { return (*log)(t, d); };
+  Config cfg;
+  cfg.probe_datagram_size = 1452;
+  cfg.keep_alive_interval = 5s;  // the connection lives on, quiet, for the whole wait
+  LinkConfig down = link;
+  down.drop_if = nullptr;  // the log is for the client's probes
+  Sim sim(cfg, cfg, link, down, 16);
+  BulkTransfer t(1 << 20);
+  REQUIRE(run_transfer(sim, t, 60s));
+  const auto* c = sim.client.connection(t.client_conn);
+  REQUIRE(sim.run([](int, const auto&) {}, [&] { return c->mtu_probe().searches_given_up() == 1; }, 20s));
+  const TimePoint gave_up = sim.now;
+  REQUIRE(log->sent.size() == 3);
+  REQUIRE(sim.run([](int, const auto&) {}, [&] { return log->sent.size() == 4; }, 700s));
+  CHECK(log->sent[3] - gave_up >= mtu_raise_interval);
+  CHECK(log->sent[3] - gave_up < mtu_raise_interval + 10s);
+  CHECK(c->datagram_size() == cfg.max_datagram_size);
+  CHECK_FALSE(c->is_closed());
 }

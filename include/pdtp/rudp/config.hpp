@@ -26,9 +26,11 @@ inline constexpr Duration max_config_duration = std::chrono::hours(24);
 
 struct Config {
   std::size_t max_datagram_size = min_datagram_size;   // UDP payload we send: 1200 .. 65527 (1452 suits Ethernet)
-  // Path MTU probing: once open, the connection sends one PING padded to this size (0: never); if it
-  // is acknowledged the connection sends datagrams up to this size from then on. A lost probe is
-  // tried twice more and is never taken for congestion. Must exceed max_datagram_size to do anything.
+  // Path MTU probing (mtu_probe.hpp, RFC 8899): once open, the connection sends a PING padded to
+  // this size (0: never); once one is acknowledged it sends datagrams up to this size. A lost probe
+  // is retried after a probe timer; three lost for no other reason give the search up for 10
+  // minutes; probes lost with ordinary packets (congestion) do not count. Never taken for
+  // congestion. Must exceed max_datagram_size to do anything.
   std::size_t probe_datagram_size = 0;
   std::uint64_t stream_receive_window = 1 << 20;         // per stream, bytes buffered for the reader
   std::uint64_t connection_receive_window = 8 << 20;     // all streams together

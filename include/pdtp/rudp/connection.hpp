@@ -27,6 +27,7 @@
 #include "pdtp/rudp/event.hpp"
 #include "pdtp/rudp/frame.hpp"
 #include "pdtp/rudp/loss.hpp"
+#include "pdtp/rudp/mtu_probe.hpp"
 #include "pdtp/rudp/pacer.hpp"
 #include "pdtp/rudp/packet.hpp"
 #include "pdtp/rudp/protection.hpp"
@@ -90,7 +91,7 @@ class Connection {
         last_activity_(now),
         last_sent_(now) {
     send_size_ = cfg_.max_datagram_size;
-    probe_size_ = cfg_.probe_datagram_size > send_size_ ? cfg_.probe_datagram_size : 0;
+    mtu_probe_ = MtuProbe(cfg_.probe_datagram_size > send_size_ ? cfg_.probe_datagram_size : 0);
     max_data_pending_ = max_data_advertised_ > initial_max_data;
     max_streams_pending_ = max_remote_streams_ > initial_max_streams;
     if (!protection_) protection_ = std::make_unique<NullProtection>();
@@ -126,6 +127,7 @@ class Connection {
     if (ack_deadline_ && now >= *ack_deadline_) ack_now_ = true;
     if (auto k = keep_alive_deadline(); k && now >= *k) ping_pending_ = true;
     if (pacing_wake_ && now >= *pacing_wake_) pacing_wake_.reset();
+    mtu_probe_.on_timeout(now);
   }
 
   // New keys from a new handshake (rekeying): from now on packets go out to `peer` sealed with
@@ -152,7 +154,7 @@ class Connection {
 
   std::optional<Datagram> poll_transmit(TimePoint now) {
     Datagram d;
-    d.bytes.resize(std::max(send_size_, probe_size_));
+    d.bytes.resize(std::max(send_size_, mtu_probe_.size()));
     const std::size_t n = write_transmit(now, d.bytes);
     if (n == 0) return std::nullopt;
     d.bytes.resize(n);
@@ -171,6 +173,7 @@ class Connection {
     if (ack_new_info_) take(ack_deadline_);
     take(keep_alive_deadline());
     take(pacing_wake_);
+    take(mtu_probe_.timer());
     return t;
   }
 
@@ -227,6 +230,8 @@ class Connection {
   // The largest datagram this connection sends now: max_datagram_size, or more once a path MTU
   // probe (Config::probe_datagram_size) was acknowledged.
   std::size_t datagram_size() const noexcept { return send_size_; }
+  // Path MTU probing: probes sent, failed tries of the current search, searches given up.
+  const MtuProbe& mtu_probe() const noexcept { return mtu_probe_; }
   const RttEstimator& rtt() const noexcept { return recovery_.rtt(); }
   std::uint64_t congestion_window() const noexcept { return recovery_.window(); }
   std::uint64_t bytes_in_flight() const noexcept { return recovery_.bytes_in_flight(); }
@@ -275,7 +280,7 @@ class Connection {
     Connection& c;
     TimePoint now;
     void acked(const SentPacket& p) { c.on_packet_acked(p); }
-    void lost(const SentPacket& p) { c.on_packet_lost(p); }
+    void lost(const SentPacket& p) { c.on_packet_lost(now, p); }
   };
 
   static Config clamped(Config c) {
@@ -408,7 +413,7 @@ class Connection {
 
   void on_packet_acked(const SentPacket& p);
 
-  void on_packet_lost(const SentPacket& p);
+  void on_packet_lost(TimePoint now, const SentPacket& p);
 
   // ---- stream lifecycle ----
 
@@ -442,12 +447,9 @@ class Connection {
   LossRecovery recovery_;
   Pacer pacer_;
   ConnectionStats stats_;
-  // Path MTU probing (Config::probe_datagram_size).
-  static constexpr int max_mtu_probes = 3;
-  std::size_t send_size_ = 0;   // largest datagram sent now
-  std::size_t probe_size_ = 0;  // size still to probe; 0 once done or given up
-  std::optional<PacketNumber> probe_pn_;
-  int probe_attempts_ = 0;
+  // Path MTU probing (Config::probe_datagram_size, mtu_probe.hpp).
+  std::size_t send_size_ = 0;  // largest datagram sent now
+  MtuProbe mtu_probe_;
   std::size_t write_mtu_probe(TimePoint now, std::span<std::uint8_t> out);
   enum class SendState : std::uint8_t { none, sending, window, pacing, idle };
   SendState send_state_ = SendState::none;

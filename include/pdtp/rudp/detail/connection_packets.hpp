@@ -8,7 +8,7 @@ namespace pdtp::rudp {
 
 inline std::size_t Connection::write_transmit(TimePoint now, std::span<std::uint8_t> out) {
   if (state_ == ConnectionState::closed || state_ == ConnectionState::draining) return 0;
-  if (state_ == ConnectionState::open && probe_size_ != 0 && !probe_pn_ && out.size() >= probe_size_ &&
+  if (state_ == ConnectionState::open && mtu_probe_.wants_to_send() && out.size() >= mtu_probe_.size() &&
       recovery_.window_allows_send())
     return write_mtu_probe(now, out);
   const std::size_t limit = std::min(out.size(), send_size_);
@@ -73,19 +73,18 @@ inline std::size_t Connection::write_transmit(TimePoint now, std::span<std::uint
   return finish_packet(now, out, w, std::move(sp), eliciting);
 }
 
-// A PING padded to the size being probed (RFC 8899 in its simplest form: one size, three tries).
-// Sent with DF set by the transport, so a path that cannot carry it loses it instead of fragmenting.
+// A PING padded to the size being probed (mtu_probe.hpp decides when). Sent with DF set by the
+// transport, so a path that cannot carry it loses it instead of fragmenting.
 inline std::size_t Connection::write_mtu_probe(TimePoint now, std::span<std::uint8_t> out) {
   const std::size_t overhead = protection_->overhead();
-  detail::Writer w(out.subspan(header_size, probe_size_ - header_size - overhead));
+  detail::Writer w(out.subspan(header_size, mtu_probe_.size() - header_size - overhead));
   write_frame(w, PingFrame{});
   write_frame(w, PaddingFrame{w.remaining()});
   SentPacket sp;
   sp.number = next_pn_;
   sp.time_sent = now;
   sp.mtu_probe = true;
-  probe_pn_ = next_pn_;
-  ++probe_attempts_;
+  mtu_probe_.on_sent(now);
   return finish_packet(now, out, w, std::move(sp), true);
 }
 

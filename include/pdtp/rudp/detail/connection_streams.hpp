@@ -84,9 +84,8 @@ inline Status Connection::reset(StreamId id, std::uint64_t code) {
 inline void Connection::on_packet_acked(const SentPacket& p) {
   if (p.acked_up_to) received_.forget_below(*p.acked_up_to + 1);
   if (p.mtu_probe) {  // the path carries datagrams of this size
+    mtu_probe_.on_acked();
     send_size_ = std::max<std::size_t>(send_size_, p.size);
-    probe_size_ = 0;
-    probe_pn_.reset();
   }
   for (const auto& f : p.frames) {
     auto it = streams_.find(to_u64(f.stream));
@@ -113,14 +112,14 @@ inline void Connection::on_packet_acked(const SentPacket& p) {
   }
 }
 
-inline void Connection::on_packet_lost(const SentPacket& p) {
+inline void Connection::on_packet_lost(TimePoint now, const SentPacket& p) {
   if (p.mtu_probe) {
     ++stats_.mtu_probes_lost;
-    probe_pn_.reset();
-    if (probe_attempts_ >= max_mtu_probes) probe_size_ = 0;  // the path does not carry it: stay small
+    mtu_probe_.on_lost(now, recovery_.pto_base());
     return;
   }
   ++stats_.packets_lost;
+  if (p.in_flight()) mtu_probe_.on_other_lost(p.time_sent, recovery_.rtt().smoothed());
   if (p.max_data) max_data_pending_ = true;
   if (p.max_streams) max_streams_pending_ = true;
   for (const auto& f : p.frames) {
