@@ -325,3 +325,30 @@ TEST_CASE("BBR leaves startup once a round's smallest RTT rises clearly, even on
   CHECK(cc.filled_pipe());
   CHECK(cc.mode() != Bbr::Mode::startup);
 }
+
+TEST_CASE("BBR starts with 32 datagrams, paced over the smoothed RTT rather than sent in one burst") {
+  Bbr cc(1200, 0);
+  CHECK(cc.window() == 32 * 1200);
+  RttEstimator rtt;
+  rtt.update(40ms, 0ms);  // the handshake's sample
+  // 2.885 x the initial window per smoothed RTT: the first flight leaves over about 14 ms.
+  CHECK(cc.pacing_rate(rtt) == Approx(2.885 * 32 * 1200 / 0.040));
+}
+
+TEST_CASE("BBR's startup window is 2 x BDP (plus the send quanta), not 2.885 x") {
+  Bbr cc(1200, 0);
+  RttEstimator rtt;
+  rtt.update(40ms, 0ms);
+  TimePoint now = t0;
+  std::uint64_t delivered = 200000;  // bbr_round's samples look back 200 kB
+  // The estimate grows 30% a round (so startup goes on) while each round acknowledges 200 kB, more
+  // than the window's target grows: the window stops at its target.
+  double rate = 1e6;
+  for (int r = 0; r < 5; ++r, rate *= 1.3) bbr_round(cc, rtt, now, delivered, rate, 40ms, 0);
+  REQUIRE(cc.mode() == Bbr::Mode::startup);
+  const double bdp = cc.max_bw() * 0.040;
+  const double quanta = 3 * std::clamp(2.885 * cc.max_bw() * 0.99 * 0.001, 2.0 * 1200, 64.0 * 1024);
+  CHECK(static_cast<double>(cc.window()) >= 2.0 * bdp);
+  CHECK(static_cast<double>(cc.window()) <= 2.0 * bdp + quanta + 20000);  // one ACK may step past it
+  CHECK(static_cast<double>(cc.window()) < 2.885 * bdp);
+}

@@ -25,6 +25,12 @@ class Bbr final : public CongestionController {
 
   static constexpr double high_gain = 2.885;  // 2/ln(2): doubles the sending rate each round
   static constexpr double probe_bw_cwnd_gain = 2.0;
+  // Startup's window allows 2 x BDP in flight (as BBRv3): its 2.885 pacing gain still doubles the
+  // rate each round, and the overshoot when the pipe fills stays within a one-BDP queue.
+  static constexpr double startup_cwnd_gain = 2.0;
+  // 32 datagrams, not TCP's 10 (as Google's QUIC): the first flight is paced over the handshake's
+  // RTT, not sent as a burst, and a chunk transfer reaches the path's rate about two rounds sooner.
+  static constexpr std::uint64_t initial_window_packets = 32;
   static constexpr std::size_t bw_window_rounds = 10;
   static constexpr std::array<double, 8> gain_cycle = {1.25, 0.75, 1, 1, 1, 1, 1, 1};
 
@@ -96,7 +102,7 @@ class Bbr final : public CongestionController {
   };
 
   static double seconds(Duration d) noexcept { return std::max(std::chrono::duration<double>(d).count(), 1e-6); }
-  std::uint64_t initial_window() const noexcept { return 10 * mss_; }
+  std::uint64_t initial_window() const noexcept { return initial_window_packets * mss_; }
   std::uint64_t min_window() const noexcept { return 4 * mss_; }
 
   // What leaves in one burst: a millisecond at the pacing rate, 2 datagrams to 64 kB. The window keeps
@@ -214,7 +220,7 @@ class Bbr final : public CongestionController {
         } else {
           mode_ = Mode::startup;
           pacing_gain_ = high_gain;
-          cwnd_gain_ = high_gain;
+          cwnd_gain_ = startup_cwnd_gain;
         }
       }
     }
@@ -251,7 +257,7 @@ class Bbr final : public CongestionController {
   std::uint64_t seed_;
   Mode mode_ = Mode::startup;
   double pacing_gain_ = high_gain;
-  double cwnd_gain_ = high_gain;
+  double cwnd_gain_ = startup_cwnd_gain;
   double pacing_rate_ = 0;
   std::array<BwSlot, bw_window_rounds> bw_slots_{};
   std::uint64_t round_ = 0;
