@@ -20,8 +20,8 @@
 # Then TTFB (dsclient start -> first byte on its stdout, bench/first_byte), TCP vs UDP, median of
 # TTFB_RUNS (5), on a TTFB_MB (2) file. Everything is torn down on exit, failure or Ctrl-C.
 #   bench/lossy_path.sh     (root; env: BUILD, FILE_MB=100, LOSS=0.5, DELAY_MS=20, RATE_MBIT=100,
-#                            QUEUE_PKTS=340, SHAPER=tbf, TTFB_MB=2, TTFB_RUNS=5, RUN_TIMEOUT=900, REFERENCE=1,
-#                            IPTABLES=iptables)
+#                            QUEUE_PKTS=340, SHAPER=tbf, TTFB_MB=2, TTFB_RUNS=5 (0: none), RUN_TIMEOUT=900,
+#                            REFERENCE=1, IPTABLES=iptables, UDP_ONLY=0)
 # Targets (from the issue): UDP >= 1.5x CUBIC and >= 0.9x BBR; with LOSS=0, UDP >= 90 Mbit/s;
 # TTFB UDP <= TCP.
 #
@@ -214,7 +214,9 @@ queue_counts() {
 }
 
 # fetch LABEL COMMAND...: runs COMMAND in B (it writes the file to stdout) into sha256sum and prints
-# the goodput; sets MBIT (Mbit/s).
+# the goodput; sets MBIT (Mbit/s): file bytes over the time from the start until the reader
+# (sha256sum) has every byte, i.e. sees end of file. The whole run, until COMMAND has exited too
+# (dsclient then still hands the server its last reports), is printed beside it.
 fetch() {
   local label=$1 s e
   shift
@@ -225,19 +227,24 @@ fetch() {
   local q0 q1
   q0=$(queue_counts)
   s=$(now)
-  { timeout "$T" ip netns exec "$NS_B" env XDG_CONFIG_HOME="$WORK/xdgB" "$@" 2>"$WORK/fetch.err" | sha256sum >"$WORK/got.sha"; } &
+  rm -f "$WORK/reader.end"
+  { timeout "$T" ip netns exec "$NS_B" env XDG_CONFIG_HOME="$WORK/xdgB" "$@" 2>"$WORK/fetch.err" \
+      | { sha256sum >"$WORK/got.sha"; now >"$WORK/reader.end"; }; } &
   local job=$!
   PIDS+=("$job")
   wait "$job" || die "$label failed: $(tail -n 5 "$WORK/fetch.err")"
-  e=$(now)
+  local whole
+  whole=$(now)
+  e=$(cat "$WORK/reader.end")
   q1=$(queue_counts)
   wait "$sampler" 2>/dev/null || true
   [ "$(cut -d' ' -f1 "$WORK/got.sha")" = "$WANT" ] || die "$label: wrong SHA-256"
   MBIT=$(awk -v b="$BYTES" -v s="$s" -v e="$e" 'BEGIN { printf "%.1f", b * 8 / (e - s) / 1e6 }')
   local seen
   seen=$(cat "$WORK/cc-seen")
-  printf '  %-36s %7s Mbit/s  (%.1f s, sha256 ok, %s%s)\n' "$label" "$MBIT" \
-    "$(awk -v s="$s" -v e="$e" 'BEGIN { print e - s }')" \
+  printf '  %-36s %7s Mbit/s  (%.2f s; whole run %.2f s: %s Mbit/s; sha256 ok, %s%s)\n' "$label" "$MBIT" \
+    "$(awk -v s="$s" -v e="$e" 'BEGIN { print e - s }')" "$(awk -v s="$s" -v e="$whole" 'BEGIN { print e - s }')" \
+    "$(awk -v b="$BYTES" -v s="$s" -v e="$whole" 'BEGIN { printf "%.1f", b * 8 / (e - s) / 1e6 }')" \
     "$(awk -v a="$q0" -v b="$q1" 'BEGIN { split(a, x, " "); split(b, y, " "); n = y[1] - x[1]; d = y[2] - x[2]
       printf "bottleneck queue A->B dropped %d of %d packets", d, n + d }')" \
     "${seen:+, congestion control seen on the sender: $seen}"
@@ -274,7 +281,7 @@ ratio_line() {  # ratio_line NAME UDP OTHER TARGET; the targets are for the loss
 # ---- the runs ----
 echo "lossy_path: veth between two namespaces, ${RATE_MBIT} Mbit/s each way ($SHAPER, queue $QUEUE_BYTES bytes),"\
      "one-way delay ${DELAY_MS} ms each way (nfq_delay), random loss ${LOSS}% each way; ${FILE_MB} MiB file;"\
-     "Mbit/s = 10^6 bits/s of file data over dsclient's whole run"
+     "Mbit/s = 10^6 bits/s of file data from the start until the reader has every byte"
 echo "  load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores; kernel $(uname -r); $($IPTABLES -V)"
 [ "$UDP_OK" = 1 ] || echo "  this dsclient has no --transport option: TCP only; the UDP runs are skipped"
 
@@ -286,6 +293,7 @@ fi
 declare -A GOODPUT
 restart_dstream
 echo "  path RTT (TCP connect from B, median of 3): $(path_rtt) ms"
+[ "${UDP_ONLY:-0}" = 1 ] && CCS=()  # UDP_ONLY=1: only the UDP run (quicker, for tuning)
 for cc in "${CCS[@]}"; do
   set_cc "$cc"
   restart_dstream
@@ -325,6 +333,7 @@ ttfb() {  # ttfb LABEL DSCLIENT-FLAGS...: one run; sets MS (time to first byte, 
 }
 tcp_t=()
 udp_t=()
+if [ "$TTFB_RUNS" -gt 0 ]; then
 for _ in $(seq 1 "$TTFB_RUNS"); do
   ttfb tcp "${TCP_FLAG[@]}"
   tcp_t+=("$MS")
@@ -339,6 +348,7 @@ if [ "$UDP_OK" = 1 ]; then
   echo "  UDP runs: ${udp_t[*]} ms; median $(median "${udp_t[@]}") ms"
   awk -v u="$(median "${udp_t[@]}")" -v t="$(median "${tcp_t[@]}")" \
     -v l="$LOSS" 'BEGIN { printf "  TTFB UDP %.1f ms vs TCP %.1f ms, %s%% loss (target UDP <= TCP: %s)\n", u, t, l, (u <= t ? "met" : "NOT met") }'
+fi
 fi
 
 # ---- what the path did ----
