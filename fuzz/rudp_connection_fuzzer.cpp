@@ -37,7 +37,7 @@ Config fuzz_config() {
 void app_call(Connection& c, std::span<const std::uint8_t> arg, std::uint64_t& app_streams) {
   if (arg.empty()) return;
   const StreamId id{arg.size() > 1 ? arg[1] : 0u};
-  switch (arg[0] % 7) {
+  switch (arg[0] % 8) {
     case 0:
       if (app_streams < max_app_streams && c.open_stream()) ++app_streams;
       break;
@@ -50,6 +50,7 @@ void app_call(Connection& c, std::span<const std::uint8_t> arg, std::uint64_t& a
     case 3: (void)c.finish(id); break;
     case 4: (void)c.reset(id, arg.size() > 2 ? arg[2] : 0u); break;
     case 5: c.close(arg.size() > 2 ? arg[2] : 0u, "fuzz"); break;
+    case 6: (void)c.stop_sending(id, arg.size() > 2 ? arg[2] : 0u); break;
     default: {
       std::vector<std::uint8_t> big(send_buffer * 2, 0xAB);
       (void)c.write(id, big);

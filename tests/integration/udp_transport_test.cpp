@@ -299,3 +299,211 @@ TEST_CASE("udp transport: a connect to a port where nothing listens is refused a
   // Refused by the first ICMP answer, not by running out of retries (which takes ~8 s).
   CHECK(client.host->endpoint_stats().connects_failed == 0);
 }
+
+namespace {
+
+// A host on its own thread whose streams each start with one line saying what to do, then let the
+// stream go (release) as that says:
+//   "reply N"  write N pattern bytes, then release at once (the client's half not ended: stopped);
+//   "sink N"   read N bytes, then release (the client may still be writing: stopped);
+//   "flood"    write until a write fails, then release (the client releases first).
+struct ReleaseServer {
+  ReleaseServer() : keys(fresh_keys()) {
+    transport::UdpOptions o;
+    o.identity = keys;
+    host.emplace(io, o);
+    acceptor.emplace(Udp::listen(io.get_executor(), {asio::ip::make_address("127.0.0.1"), 0}));
+    port = acceptor->local_endpoint().port();
+    asio::co_spawn(io, accept_loop(), asio::detached);
+    thread = std::thread([this] { io.run(); });
+  }
+  ~ReleaseServer() {
+    asio::post(io, [this] {
+      acceptor->close();
+      host->close();
+      io.stop();
+    });
+    thread.join();
+  }
+  transport::UdpEndpoint endpoint() const { return {asio::ip::make_address("127.0.0.1"), port, keys.public_key}; }
+  // Streams the server's host still holds (asked on its own thread).
+  std::size_t open_streams() {
+    std::promise<std::size_t> p;
+    asio::post(io, [&] { p.set_value(host->open_streams()); });
+    return p.get_future().get();
+  }
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      transport::UdpStream s(io);
+      asio::error_code ec;
+      co_await acceptor->async_accept(s, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      asio::co_spawn(io, serve(std::move(s)), asio::detached);
+    }
+  }
+  asio::awaitable<void> serve(transport::UdpStream s) {
+    asio::error_code ec;
+    std::string line;
+    std::vector<char> buf(65536);
+    while (line.find('\n') == std::string::npos) {
+      const std::size_t n = co_await s.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      line.append(buf.data(), n);
+    }
+    std::size_t extra = line.size() - line.find('\n') - 1;
+    line.resize(line.find('\n'));
+    if (line.rfind("reply ", 0) == 0) {
+      const std::string body = pattern(std::stoul(line.substr(6)), "REPLY");
+      co_await asio::async_write(s, asio::buffer(body), asio::redirect_error(asio::use_awaitable, ec));
+    } else if (line.rfind("sink ", 0) == 0) {
+      for (std::size_t want = std::stoul(line.substr(5)); extra < want && !ec;)
+        extra += co_await s.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+    } else if (line == "flood") {
+      const std::string chunk = pattern(65536, "FLOOD");
+      std::size_t sent = 0;
+      while (!ec && sent < (std::size_t{1} << 30))
+        sent += co_await asio::async_write(s, asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
+      std::lock_guard lock(mu);
+      ++floods_ended;
+      if (ec == asio::error::broken_pipe) ++floods_stopped;
+    }
+    // s goes out of scope here: released.
+  }
+  secure::KeyPair keys;
+  asio::io_context io;
+  std::optional<transport::UdpHost> host;
+  std::optional<transport::UdpAcceptor> acceptor;
+  std::uint16_t port = 0;
+  std::thread thread;
+  std::mutex mu;
+  int floods_ended = 0;
+  int floods_stopped = 0;  // ended by broken_pipe: the client's release stopped them
+};
+
+// Runs `task` on the client's io_context, giving up after `limit` (a bound against a hang, not a
+// timing claim): nullopt if it did not finish.
+template <class T>
+std::optional<T> run_for(Client& client, asio::awaitable<T> task, std::chrono::seconds limit) {
+  auto f = asio::co_spawn(client.io, std::move(task), asio::use_future);
+  client.io.restart();
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+    client.io.run_one_for(std::chrono::milliseconds(100));
+  }
+  return f.get();
+}
+
+// Reads until the end of the stream or an error; returns what came and the error that ended it.
+asio::awaitable<std::pair<std::string, asio::error_code>> read_to_end(transport::UdpStream& s, std::size_t limit) {
+  std::string got;
+  std::vector<char> buf(65536);
+  asio::error_code ec;
+  while (!ec && got.size() < limit) {
+    const std::size_t n = co_await s.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+    got.append(buf.data(), n);
+  }
+  co_return std::make_pair(got, ec);
+}
+
+void wait_for_streams_to_end(Client& client, ReleaseServer& server) {
+  // Let the last FINs, resets and acknowledgements go (a generous bound, not a timing claim).
+  for (int i = 0; i < 500 && (client.host->open_streams() > 0 || server.open_streams() > 0); ++i)
+    client.run([]() -> asio::awaitable<void> {
+      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(10));
+      co_await t.async_wait(asio::use_awaitable);
+    }());
+}
+
+}  // namespace
+
+TEST_CASE("udp transport: a writer into a stream its peer released gets an error instead of writing for ever") {
+  ReleaseServer server;
+  Client client;
+  constexpr std::size_t limit = std::size_t{256} << 20;
+  auto result = run_for(client, [](transport::UdpEndpoint to) -> asio::awaitable<std::pair<std::size_t, asio::error_code>> {
+    auto s = co_await Udp::connect(to, std::nullopt);
+    asio::error_code ec;
+    const std::string request = "sink 1000\n";
+    co_await asio::async_write(s, asio::buffer(request), asio::redirect_error(asio::use_awaitable, ec));
+    const std::string chunk(65536, 'w');
+    std::size_t written = 0;
+    while (!ec && written < limit)
+      written += co_await asio::async_write(s, asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
+    co_return std::make_pair(written, ec);
+  }(server.endpoint()), std::chrono::seconds(60));
+  REQUIRE(result);
+  CHECK(result->second == asio::error::broken_pipe);
+  CHECK(result->first < limit);
+  wait_for_streams_to_end(client, server);
+  CHECK(client.host->open_streams() == 0);
+  CHECK(server.open_streams() == 0);
+}
+
+TEST_CASE("udp transport: a reply written just before release still arrives whole") {
+  ReleaseServer server;
+  Client client;
+  constexpr std::size_t size = 3 << 20;  // more than a stream's send buffer: much is unsent at release
+  auto got = run_for(client, [](transport::UdpEndpoint to) -> asio::awaitable<std::pair<std::string, asio::error_code>> {
+    auto s = co_await Udp::connect(to, std::nullopt);
+    asio::error_code ec;
+    // Our half stays open: the server releases before it ends, so it stops it (and we read on).
+    const std::string request = "reply " + std::to_string(size) + "\n";
+    co_await asio::async_write(s, asio::buffer(request), asio::redirect_error(asio::use_awaitable, ec));
+    co_return co_await read_to_end(s, size + 1);
+  }(server.endpoint()), std::chrono::seconds(60));
+  REQUIRE(got);
+  CHECK(got->second == asio::error::eof);
+  CHECK(got->first.size() == size);
+  CHECK(got->first == pattern(size, "REPLY"));
+  wait_for_streams_to_end(client, server);
+  CHECK(client.host->open_streams() == 0);
+  CHECK(server.open_streams() == 0);
+}
+
+TEST_CASE("udp transport: 300 streams opened and released in turn on one connection all work (the stream credit comes back)") {
+  ReleaseServer server;
+  Client client;
+  constexpr int rounds = 300;  // three times the 100 streams a peer may have open at once
+  auto ok = run_for(client, [](transport::UdpEndpoint to) -> asio::awaitable<int> {
+    int good = 0;
+    for (int i = 0; i < rounds; ++i) {
+      auto s = co_await Udp::connect(to, std::nullopt);
+      asio::error_code ec;
+      switch (i % 3) {
+        case 0: {  // the server writes a reply and releases first; we read it all
+          const std::string request = "reply 3000\n";
+          co_await asio::async_write(s, asio::buffer(request), asio::redirect_error(asio::use_awaitable, ec));
+          auto [got, end] = co_await read_to_end(s, 3001);
+          if (!ec && end == asio::error::eof && got == pattern(3000, "REPLY")) ++good;
+          break;
+        }
+        case 1: {  // the server floods; we read a little and release first
+          const std::string request = "flood\n";
+          co_await asio::async_write(s, asio::buffer(request), asio::redirect_error(asio::use_awaitable, ec));
+          auto [got, end] = co_await read_to_end(s, 100000);
+          if (!ec && !end && got.size() >= 100000) ++good;
+          break;
+        }
+        default: {  // we write; the server reads a little and releases while we still write
+          const std::string request = "sink 10\n" + std::string(200000, 's');
+          co_await asio::async_write(s, asio::buffer(request), asio::redirect_error(asio::use_awaitable, ec));
+          auto [got, end] = co_await read_to_end(s, 1);
+          if (got.empty() && end == asio::error::eof) ++good;
+          break;
+        }
+      }
+      // s goes out of scope here: released.
+    }
+    co_return good;
+  }(server.endpoint()), std::chrono::seconds(120));
+  REQUIRE(ok);
+  CHECK(*ok == rounds);
+  CHECK(client.host->connection_count() == 1);
+  wait_for_streams_to_end(client, server);
+  CHECK(client.host->open_streams() == 0);
+  CHECK(server.open_streams() == 0);
+  std::lock_guard lock(server.mu);
+  CHECK(server.floods_ended == rounds / 3);
+  CHECK(server.floods_stopped == rounds / 3);
+}

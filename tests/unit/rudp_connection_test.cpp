@@ -352,6 +352,63 @@ TEST_CASE("reset abandons both halves: the peer sees reset and stop, and both fo
   CHECK(p.run([&] { return p.a.stream_count() == 0 && p.b.stream_count() == 0; }));
 }
 
+TEST_CASE("stop_sending abandons only our receiving half: the peer's writes end, our reply and FIN still arrive") {
+  Pair p;
+  auto s = *p.a.open_stream();
+  CHECK(*p.a.write(s, bytes_of("request")) == 7);
+  p.flush();
+  events(p.b);
+  CHECK(read_all(p.b, s) == "request");
+  REQUIRE(p.b.write(s, bytes_of("the reply")).ok());
+  REQUIRE(p.b.finish(s).ok());
+  REQUIRE(p.b.stop_sending(s, 5).ok());
+  p.flush();
+  auto ea = events(p.a);
+  REQUIRE(find_event<StreamStopped>(ea) != nullptr);
+  CHECK(find_event<StreamStopped>(ea)->code == 5);
+  CHECK(find_event<StreamReset>(ea) == nullptr);
+  CHECK(p.a.write(s, bytes_of("more")).error().code == Errc::bad_state);
+  bool fin = false;
+  CHECK(read_all(p.a, s, &fin) == "the reply");
+  CHECK(fin);
+  CHECK(p.run([&] { return p.a.stream_count() == 0 && p.b.stream_count() == 0; }));
+  // The RESET_STREAM that answered the stop is no news to b, which let that half go itself.
+  CHECK(find_event<StreamReset>(events(p.b)) == nullptr);
+}
+
+TEST_CASE("a stopped stream ends when the peer's data reaches its FIN instead of a reset") {
+  Pair p;
+  auto s = *p.a.open_stream();
+  CHECK(*p.a.write(s, bytes_of("x")) == 1);
+  p.flush();
+  events(p.b);
+  CHECK(read_all(p.b, s) == "x");
+  REQUIRE(p.b.finish(s).ok());
+  p.flush();  // b's half is finished and acknowledged
+  bool fin = false;
+  read_all(p.a, s, &fin);
+  CHECK(fin);
+  // a's last data and FIN cross b's STOP_SENDING on the way.
+  REQUIRE(p.a.write(s, bytes_of("last words")).ok());
+  REQUIRE(p.a.finish(s).ok());
+  std::vector<Datagram> from_a;
+  while (auto d = p.a.poll_transmit(p.now)) from_a.push_back(std::move(*d));
+  REQUIRE(p.b.stop_sending(s, 9).ok());
+  std::vector<Datagram> from_b;
+  while (auto d = p.b.poll_transmit(p.now)) from_b.push_back(std::move(*d));
+  for (auto& d : from_a) p.b.on_datagram(p.now, d.bytes);
+  CHECK(p.b.stream_count() == 0);  // nothing more can come: forgotten without waiting for a reset
+  for (auto& d : from_b) p.a.on_datagram(p.now, d.bytes);
+  CHECK(p.run([&] { return p.a.stream_count() == 0; }));
+}
+
+TEST_CASE("stop_sending on an unknown stream or with an oversized code is refused") {
+  Pair p;
+  CHECK(p.a.stop_sending(StreamId{0}, 1).error().code == Errc::bad_state);
+  auto s = *p.a.open_stream();
+  CHECK(p.a.stop_sending(s, max_varint + 1).error().code == Errc::bad_field);
+}
+
 TEST_CASE("graceful close delivers written data first, then both sides report the close") {
   Pair p;
   auto s = *p.a.open_stream();

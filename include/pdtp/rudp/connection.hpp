@@ -204,6 +204,11 @@ class Connection {
   // is asked to stop its own (STOP_SENDING); unread data is discarded.
   Status reset(StreamId id, std::uint64_t code);
 
+  // Abandons only our receiving half: unread and later data is discarded and, unless the peer's half
+  // already ended, the peer is asked to stop (STOP_SENDING with `code`; it answers RESET_STREAM).
+  // Our sending half goes on: what we wrote and our FIN are still delivered.
+  Status stop_sending(StreamId id, std::uint64_t code);
+
   // Graceful close: data already written is delivered first, then CLOSE carries `code` and `reason`.
   // New streams and writes are refused from now on.
   void close(std::uint64_t code, std::string_view reason) {
@@ -420,6 +425,9 @@ class Connection {
   Result<Stream*> app_stream(StreamId id, const char* what);
 
   void reset_send(StreamId id, Stream& s, std::uint64_t code);
+
+  // Discards our receiving half and queues STOP_SENDING if more data may still come.
+  void stop_receiving(StreamId id, Stream& s, std::uint64_t code);
 
   // Forgets a stream whose two halves are both done; a peer stream's slot goes back to the peer.
   void maybe_remove(StreamId id);

@@ -124,6 +124,9 @@ class UdpHost {
   struct ConnState;
 
  public:
+  // The application code a STOP_SENDING carries for a stream its owner let go.
+  static constexpr std::uint64_t released_stream_code = 0;
+
   struct StreamState;
 
   UdpHost(asio::io_context& io, UdpOptions options)
@@ -161,6 +164,8 @@ class UdpHost {
       if (auto* rc = ep_.connection(c->handle)) n += rc->stream_count();
     return n;
   }
+  // Connections open or opening. Diagnostics.
+  std::size_t connection_count() const noexcept { return conns_.size(); }
   asio::io_context& io() noexcept { return io_; }
   bool bound() const { return socket_.is_open(); }
   asio::ip::udp::endpoint local_endpoint() const { return socket_.local_endpoint(); }
@@ -295,7 +300,8 @@ class UdpHost {
     bool closed = false;      // closed by us
     bool eof = false;         // the peer finished its half and we read it all
     bool sent_fin = false;
-    asio::error_code error;   // the stream or its connection failed
+    asio::error_code error;        // the stream or its connection failed
+    asio::error_code write_error;  // the peer stopped our sending half (reading goes on)
     std::unique_ptr<udp_detail::PendingOp> read_op;
     asio::mutable_buffer read_buf;
     std::unique_ptr<udp_detail::PendingOp> write_op;
@@ -540,7 +546,7 @@ class UdpHost {
     }
   }
 
-  // Reads and drops what a released stream holds; its FIN, once read, lets the stream end.
+  // Reads and drops what a released stream holds (only FIN, or data of a half not yet stopped).
   static void discard_unread(rudp::Connection& c, rudp::StreamId id) {
     std::array<std::uint8_t, 16384> sink;
     for (;;) {
@@ -555,13 +561,14 @@ class UdpHost {
   void on_stream_event(const std::shared_ptr<ConnState>& c, rudp::StreamReset& e) {
     if (auto st = stream_of(*c, e.stream)) fail_stream(*st, asio::error::connection_reset);
   }
+  // Only our sending half ends: the peer may still be sending us a reply, so reads go on.
   void on_stream_event(const std::shared_ptr<ConnState>& c, rudp::StreamStopped& e) {
     if (auto st = stream_of(*c, e.stream)) {
+      if (!st->write_error) st->write_error = asio::error::broken_pipe;
       if (st->write_op) {
         auto op = std::move(st->write_op);
-        op->complete(asio::error::broken_pipe, 0);
+        op->complete(st->write_error, 0);
       }
-      if (!st->error) st->error = asio::error::broken_pipe;
     }
   }
   void on_stream_event(const std::shared_ptr<ConnState>& c, rudp::StreamsAvailable&) { c->streams_available.cancel(); }
@@ -636,9 +643,9 @@ class UdpHost {
   void try_write(StreamState& st) {
     if (!st.write_op) return;
     auto* c = live(st);
-    if (!c || st.sent_fin) {
+    if (!c || st.sent_fin || st.write_error) {
       auto op = std::move(st.write_op);
-      op->complete(st.error ? st.error : asio::error_code(asio::error::broken_pipe), 0);
+      op->complete(st.error ? st.error : st.write_error ? st.write_error : asio::error_code(asio::error::broken_pipe), 0);
       return;
     }
     std::size_t total = 0;
@@ -667,15 +674,18 @@ class UdpHost {
 
   // The stream's owner is done with it: what was written is still delivered, then FIN. (No reset: a
   // reset makes the peer discard what it has received but not yet read, such as a last reply.) What
-  // the peer still sends, up to its FIN, is read and dropped (as a closed TCP socket does), so the
-  // stream ends and its buffers go instead of waiting unread for the connection to close.
+  // the peer sent is dropped; if its half has not ended, it is asked to stop (STOP_SENDING: it
+  // answers RESET_STREAM and its writes fail) rather than sending into the void for ever. Both
+  // halves then end, so the stream is forgotten on both sides and the peer's stream credit returns.
+  // Done even after a stream error (say, our half stopped): the halves still have to end.
   void release(StreamState& st) {
     st.closed = true;
-    auto* c = live(st);
+    auto* c = st.conn->closed ? nullptr : ep_.connection(st.conn->handle);
     if (c) {
-      if (!st.sent_fin) (void)c->finish(st.id);
+      if (!st.sent_fin) (void)c->finish(st.id);  // refused if the peer stopped our half: nothing to end
       st.sent_fin = true;
-      discard_unread(*c, st.id);
+      discard_unread(*c, st.id);  // a FIN already here ends the half without a stop
+      if (c->has_stream(st.id)) (void)c->stop_sending(st.id, released_stream_code);
       st.conn->last_stream_activity = now();
       request_flush();
     }

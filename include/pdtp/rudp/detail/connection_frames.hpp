@@ -95,7 +95,11 @@ inline void Connection::on_frame(TimePoint now, const StreamFrame& f) {
   auto growth = s->recv.on_data(f.offset, f.data, f.fin, fault);
   if (!growth) return fail(now, fault.code, "stream " + std::to_string(to_u64(f.stream)) + ": " + fault.message);
   if (!add_received(now, *growth)) return;
-  if (s->recv.stopped()) consume(*growth);
+  if (s->recv.stopped()) {
+    consume(*growth);
+    maybe_remove(f.stream);  // the peer sent up to its FIN instead of resetting: the half is done
+    return;
+  }
   notify_readable(f.stream, *s);
 }
 

@@ -70,13 +70,18 @@ inline Status Connection::reset(StreamId id, std::uint64_t code) {
   if (code > max_varint) return Error{Errc::bad_field, "reset: code " + std::to_string(code) + " exceeds 2^62-1"};
   Stream& st = it->second;
   reset_send(id, st, code);
-  if (!st.recv.done() && !st.recv.stopped()) {
-    consume(st.recv.unread_beyond(st.recv.highest()));
-    st.recv.stop();
-    st.stop_pending = true;
-    st.stop_code = code;
-    enqueue_control(id, st);
-  }
+  stop_receiving(id, st, code);
+  maybe_remove(id);
+  return Ok{};
+}
+
+inline Status Connection::stop_sending(StreamId id, std::uint64_t code) {
+  auto it = streams_.find(to_u64(id));
+  if (it == streams_.end() || state_ != ConnectionState::open)
+    return Error{Errc::bad_state, "stop_sending: stream " + std::to_string(to_u64(id)) + " is unknown or closed"};
+  if (code > max_varint)
+    return Error{Errc::bad_field, "stop_sending: code " + std::to_string(code) + " exceeds 2^62-1"};
+  stop_receiving(id, it->second, code);
   maybe_remove(id);
   return Ok{};
 }
@@ -162,6 +167,16 @@ inline void Connection::reset_send(StreamId id, Stream& s, std::uint64_t code) {
   if (s.send.is_reset() || s.send.all_acked()) return;
   unsent_bytes_ -= s.send.write_end() - s.send.next_offset();
   (void)s.send.reset(code);
+  enqueue_control(id, s);
+}
+
+inline void Connection::stop_receiving(StreamId id, Stream& s, std::uint64_t code) {
+  if (s.recv.done() || s.recv.stopped()) return;
+  consume(s.recv.unread_beyond(s.recv.highest()));
+  s.recv.stop();
+  if (s.recv.done()) return;  // everything up to the final size is here: nothing to stop
+  s.stop_pending = true;
+  s.stop_code = code;
   enqueue_control(id, s);
 }
 
