@@ -583,6 +583,17 @@ class ClientRuntime {
       asio::error_code ig;
       s.close(ig);
     });
+    // linger() cuts every exchange with a peer: the server forgets our transfers once we are gone.
+    const std::uint64_t serving_id = next_serving_id_++;
+    serving_.emplace(serving_id, [&s] {
+      asio::error_code ig;
+      s.close(ig);
+    });
+    struct Unregister {
+      std::map<std::uint64_t, std::function<void()>>& m;
+      std::uint64_t id;
+      ~Unregister() { m.erase(id); }
+    } unregister{serving_, serving_id};
     std::string buf;
     asio::error_code ec;
     auto head_len = co_await transport::read_head(s, buf, http::HttpLimits{}, ec);
@@ -755,6 +766,12 @@ class ClientRuntime {
     if (lingering_ || done_) return;
     lingering_ = true;
     release_stdout();
+    // Serve no peer any more: once our control connection ends the server drops the transfers we
+    // give, so a taker must fail now and fetch elsewhere rather than finish a transfer nobody counts.
+    asio::error_code ig;
+    if (acceptor_) acceptor_->close(ig);
+    auto serving = std::exchange(serving_, {});
+    for (auto& [id, cut] : serving) cut();
     if (!out_ || !control_) {
       shutdown();
       return;
@@ -849,6 +866,8 @@ class ClientRuntime {
   std::shared_ptr<transport::Outbox<Stream>> out_;
   std::optional<PartFile> part_;
   std::unordered_map<ChunkIndex, transport::AlignedBuffer> pending_;  // received, awaiting hash_verify
+  std::map<std::uint64_t, std::function<void()>> serving_;  // exchanges with peers in progress: how to cut each
+  std::uint64_t next_serving_id_ = 1;
   std::map<ChunkIndex, transport::AlignedBuffer> held_;               // pipe: verified, not yet written
   std::deque<transport::AlignedBuffer> stdout_queue_;
   std::deque<core::StartTransfer> deferred_;
