@@ -1061,3 +1061,25 @@ TEST_CASE("register, ask_info and a request in one read: tell_info first, then t
   CHECK(std::holds_alternative<TellInfo>(box[0]));
   for (std::size_t i = 1; i < box.size(); ++i) CHECK(std::holds_alternative<Transfer>(box[i]));
 }
+
+TEST_CASE("a completed for a transfer whose giver has left is still judged and counted, once") {
+  core::ServerConfig cfg;
+  cfg.file_service_slots = 0;  // peers only
+  Harness h(cfg);
+  add_files(h);
+  h.join(1, "giver", 7001);
+  h.send(1, Provide{kUrl, std::nullopt});
+  h.join(2, "taker", 7002);
+  h.send(2, Request{kUrl, chunk_range(3)});
+  auto t = h.one<Transfer>(2);
+  REQUIRE(t.peer_id == "giver");
+  h.server.on_disconnect(1, h.now);  // the giver is gone; the bytes may have reached the taker already
+  h.pump();
+  complete_ok(h, 2, t);
+  CHECK(h.one<HashVerify>(2).hash_ok);
+  CHECK(h.take<ErrorMessage>(2).empty());
+  CHECK(h.snap().bytes_from_peers == 1000);
+  complete_ok(h, 2, t);  // used up
+  CHECK(h.one<ErrorMessage>(2).reason == "unknown transfer");
+  CHECK(h.snap().bytes_from_peers == 1000);
+}

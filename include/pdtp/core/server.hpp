@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -174,7 +175,9 @@ class Server {
   void on_message(ConnId id, Conn& c, Completed& m, TimePoint now);
 
   void fatal(ConnId id, Conn& c, std::string message);
-  void remove_peer(PeerSlot p);
+  void remove_peer(PeerSlot p, std::optional<TimePoint> now = std::nullopt);
+  bool complete_orphan(ConnId id, Conn& c, Completed& m, FileSlot f, TimePoint now);
+  bool complete_orphan(ConnId id, Conn& c, Completed& m, FileSlot f, ChunkIndex chunk, TimePoint now);
   void transfer_failed(const SwarmTransfer& tr, TimePoint now);
   void schedule(TimePoint now);
   void send(ConnId id, const Message& m);
@@ -204,6 +207,18 @@ class Server {
   std::vector<TransferSlot> started_;     // scratch for the scheduler
   std::vector<SwarmTransfer> dropped_;    // scratch for peer removal
   std::vector<TransferSlot> expired_;     // scratch for timeouts
+  // Transfers whose giver left while they ran: the bytes may have reached the taker already, so its
+  // `completed` is still judged (and counted) for a while instead of being an unknown transfer.
+  struct Orphan {
+    PeerSlot taker;
+    std::uint32_t taker_generation;
+    PeerId giver;
+    FileSlot file;
+    ChunkIndex chunk;
+    TimePoint until;
+  };
+  static constexpr std::size_t max_orphans = 1024;
+  std::deque<Orphan> orphans_;
 
   std::uint64_t bytes_from_peers_ = 0;
   std::uint64_t bytes_from_server_ = 0;

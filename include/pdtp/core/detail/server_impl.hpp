@@ -1,6 +1,7 @@
 // Definitions of pdtp::core::Server (included at the end of pdtp/core/server.hpp).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <type_traits>
@@ -87,7 +88,7 @@ inline void Server::on_data(ConnId conn, std::string_view bytes, TimePoint now) 
 inline void Server::on_disconnect(ConnId conn, TimePoint now) {
   auto it = conns_.find(conn);
   if (it == conns_.end()) return;
-  if (it->second.peer != no_peer) remove_peer(it->second.peer);
+  if (it->second.peer != no_peer) remove_peer(it->second.peer, now);
   conns_.erase(it);
   schedule(now);
 }
@@ -248,6 +249,7 @@ inline void Server::on_message(ConnId id, Conn& c, Completed& m, TimePoint now) 
       if (!t && *giver != file_service && swarm_.find_transfer(*giver, c.peer, *f, chunk)) return;
     }
   }
+  if (!t && f && !giver && complete_orphan(id, c, m, *f, now)) return;
   if (!t) return send(id, ErrorMessage{"unknown transfer", std::move(m.url), m.range});
 
   const SwarmTransfer tr = swarm_.end_transfer(*t);
@@ -283,6 +285,38 @@ inline void Server::on_message(ConnId id, Conn& c, Completed& m, TimePoint now) 
   scheduler_.giver_freed(swarm_, tr.giver);
 }
 
+// A `completed` for a transfer whose giver left (see orphans_): judged like any other, but with no
+// giver to credit or blame. True if it matched one.
+inline bool Server::complete_orphan(ConnId id, Conn& c, Completed& m, FileSlot f, TimePoint now) {
+  auto span = chunks_of(swarm_.file(f).layout, m.range);
+  if (!span || span->first != span->last) return false;
+  const ChunkIndex chunk = span->first;
+  auto it = std::find_if(orphans_.begin(), orphans_.end(), [&](const Orphan& o) {
+    return o.taker == c.peer && o.taker_generation == swarm_.peer(c.peer).generation && o.giver == m.peer_id &&
+           o.file == f && o.chunk == chunk && o.until > now;
+  });
+  if (it == orphans_.end()) return false;
+  orphans_.erase(it);
+  if (!m.hash) return true;  // its failure was counted when the giver left
+  const auto expected = catalog_.chunk_hash(swarm_.file(f).info.path, chunk);
+  const bool ok = expected && same_hex(*m.hash, *expected);
+  send(id, HashVerify{std::move(m.url), m.range, ok});
+  if (!ok) {
+    ++hash_failures_;
+    return true;
+  }
+  const std::uint64_t bytes = m.range.size();
+  PeerRecord& taker = records_[c.peer];
+  taker.bytes_down += bytes;
+  taker.down.add(now, bytes);
+  bytes_from_peers_ += bytes;
+  ++chunks_from_peers_;
+  rate_from_peers_.add(now, bytes);
+  if (swarm_.receive(c.peer, f, chunk)) scheduler_.holder_gained(swarm_, c.peer, f, {chunk, chunk});
+  scheduler_.taker_changed(c.peer);
+  return true;
+}
+
 // ---- helpers ----
 
 inline void Server::fatal(ConnId id, Conn& c, std::string message) {
@@ -297,9 +331,18 @@ inline void Server::fatal(ConnId id, Conn& c, std::string message) {
   }
 }
 
-inline void Server::remove_peer(PeerSlot p) {
+inline void Server::remove_peer(PeerSlot p, std::optional<TimePoint> now) {
   dropped_.clear();
   swarm_.remove_peer(p, dropped_);
+  if (now) {  // a peer that left (not one thrown out): what it was giving may have arrived
+    std::erase_if(orphans_, [&](const Orphan& o) { return o.until <= *now; });
+    for (const SwarmTransfer& tr : dropped_) {
+      if (tr.giver != p || tr.taker == p) continue;
+      if (orphans_.size() >= max_orphans) orphans_.pop_front();
+      orphans_.push_back({tr.taker, swarm_.peer(tr.taker).generation, records_[p].id, tr.file, tr.chunk,
+                          *now + config_.transfer_timeout});
+    }
+  }
   scheduler_.peer_removed(p);
   for (const SwarmTransfer& tr : dropped_) {
     ++transfers_failed_;
