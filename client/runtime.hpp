@@ -157,6 +157,10 @@ class ClientRuntime {
           co_await control_->async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;
       core_.on_control_data(std::string_view(buf, n), now());
+      if (debug_ && core_.last_server_error() != last_error_seen_) {
+        last_error_seen_ = core_.last_server_error();
+        verbose("server says: %s", last_error_seen_.c_str());
+      }
       drain();
       if (done_) co_return;
     }
@@ -578,6 +582,17 @@ class ClientRuntime {
     co_await transport::write_all(s, asio::buffer(head), ec);
   }
 
+  // Ends a stream so that what we wrote but the peer has not received is dropped, not delivered.
+  static void abort_stream(Stream& s) {
+    if constexpr (std::is_same_v<Transport, transport::Udp>) {
+      s.abort();
+    } else {
+      asio::error_code ig;
+      s.set_option(asio::socket_base::linger(true, 0), ig);  // close with RST: unsent bytes go
+      s.close(ig);
+    }
+  }
+
   asio::awaitable<void> serve_peer(Stream s) {
     transport::Watchdog dog(io_.get_executor(), opt_.io_timeout, [&s] {
       asio::error_code ig;
@@ -585,15 +600,15 @@ class ClientRuntime {
     });
     // linger() cuts every exchange with a peer: the server forgets our transfers once we are gone.
     const std::uint64_t serving_id = next_serving_id_++;
-    serving_.emplace(serving_id, [&s] {
-      asio::error_code ig;
-      s.close(ig);
-    });
-    struct Unregister {
+    serving_.emplace(serving_id, [&s] { abort_stream(s); });
+    struct Unregister {  // the frame may outlive the runtime (io_context teardown): check first
+      std::weak_ptr<int> life;
       std::map<std::uint64_t, std::function<void()>>& m;
       std::uint64_t id;
-      ~Unregister() { m.erase(id); }
-    } unregister{serving_, serving_id};
+      ~Unregister() {
+        if (!life.expired()) m.erase(id);
+      }
+    } unregister{life_, serving_, serving_id};
     std::string buf;
     asio::error_code ec;
     auto head_len = co_await transport::read_head(s, buf, http::HttpLimits{}, ec);
@@ -629,6 +644,8 @@ class ClientRuntime {
     std::string peer_ip = Transport::remote_ip(s);
     std::string peer_key;
     if constexpr (std::is_same_v<Transport, transport::Udp>) peer_key = Transport::remote_key(s);
+    verbose("incoming %s of bytes %llu-%llu from %s", req->method == TransferMethod::put ? "PUT" : "GET",
+            static_cast<unsigned long long>(range->min), static_cast<unsigned long long>(range->max), req->peer_id.c_str());
     auto token = core_.on_incoming_request(req->method, peer_ip, req->peer_id, req->path, *range, now(), peer_key);
     if (!token) {
       int st = token.error().message.empty() ? 404 : 404;
@@ -643,8 +660,10 @@ class ClientRuntime {
     auto decision = std::make_shared<Decision>(io_);
     decisions_.emplace(*token, decision);
     drain();
-    decision->timer.expires_after(opt_.io_timeout);
-    co_await decision->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!decision->authorized) {  // (a decision the core made at once needs no wait)
+      decision->timer.expires_after(opt_.io_timeout);
+      co_await decision->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
     decisions_.erase(*token);
     if (done_) co_return;
     dog.arm();  // the wait for the server's answer does not count against the transfer
@@ -681,6 +700,9 @@ class ClientRuntime {
       co_return;
     }
     Sha256Hex hash = hasher.final_hex();
+    // The body is in: if this chunk completes the download, linger() must not cut our 201 (the
+    // sender would report a failure for a transfer we report as done).
+    serving_.erase(serving_id);
     pending_.emplace(chunk, std::move(data));
     core_.on_incoming_put_received(*token, std::move(hash), now());
     drain();
@@ -848,6 +870,7 @@ class ClientRuntime {
   }
 
   const bool debug_ = std::getenv("DSCLIENT_DEBUG") != nullptr;  // a timed trace of events on stderr
+  std::string last_error_seen_;  // the trace shows each new non-fatal error from the server
   const core::TimePoint started_ = core::Clock::now();
   asio::io_context& io_;
   ClientOptions opt_;
@@ -868,6 +891,7 @@ class ClientRuntime {
   std::unordered_map<ChunkIndex, transport::AlignedBuffer> pending_;  // received, awaiting hash_verify
   std::map<std::uint64_t, std::function<void()>> serving_;  // exchanges with peers in progress: how to cut each
   std::uint64_t next_serving_id_ = 1;
+  std::shared_ptr<int> life_ = std::make_shared<int>(0);  // expires with the runtime
   std::map<ChunkIndex, transport::AlignedBuffer> held_;               // pipe: verified, not yet written
   std::deque<transport::AlignedBuffer> stdout_queue_;
   std::deque<core::StartTransfer> deferred_;

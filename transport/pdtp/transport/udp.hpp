@@ -803,6 +803,17 @@ class UdpStream {
     ec = {};
     close();
   }
+  // Ends both directions at once (RESET_STREAM and STOP_SENDING): unlike close(), what was written
+  // but not yet delivered is dropped, and the peer's read fails instead of seeing a clean end.
+  void abort() {
+    if (!usable()) return;
+    if (auto* c = st_->host->live(*st_)) (void)c->reset(st_->id, aborted_code);
+    st_->sent_fin = true;  // nothing more goes out on it
+    st_->host->request_flush();
+    close();
+  }
+  static constexpr std::uint64_t aborted_code = 2;
+
   // Ends our sending half after what was written (like shutdown(SHUT_WR)); other kinds close.
   void shutdown(asio::socket_base::shutdown_type what, asio::error_code& ec) {
     ec = {};
