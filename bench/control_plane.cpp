@@ -166,7 +166,7 @@ class Harness {
         if (it == t.by_type.end()) it = t.by_type.emplace(std::string(type), 0).first;
         ++it->second;
         if (collect) (*collect)[s->conn - 1].push_back(std::move(s->bytes));
-      } else {
+      } else if (std::holds_alternative<core::CloseConn>(a)) {
         ++t.closes;
       }
     }

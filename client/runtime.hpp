@@ -147,6 +147,8 @@ class ClientRuntime {
     control_owner_ = std::make_shared<int>(0);  // the control stream lives as long as this runtime
     out_ = std::make_shared<transport::Outbox<Stream>>(*control_, std::weak_ptr<void>(control_owner_));
     core_config_listen_port();
+    if constexpr (std::is_same_v<Transport, transport::Udp>)
+      core_.set_server_key(Transport::remote_key(*control_));  // the server's pushes come over this key
     core_.start(now());
     drain();
     progress_.start([this] { return progress_snapshot(); });
@@ -249,6 +251,7 @@ class ClientRuntime {
     } else {
       std::string err;
       auto r = core_.chunk_range(a.chunk);
+      ensure_part();  // a chunk pushed by the server may come before any transfer of ours
       if (!part_ || !part_->write_at(r.min, it->second.data(), it->second.size(), err)) {
         pending_.erase(it);
         fail(err.empty() ? "no output file" : err);
@@ -660,7 +663,7 @@ class ClientRuntime {
     auto decision = std::make_shared<Decision>(io_);
     decisions_.emplace(*token, decision);
     drain();
-    if (!decision->authorized) {  // (a decision the core made at once needs no wait)
+    if (!decision->authorized) {  // a push from the server is decided at once; others ask it
       decision->timer.expires_after(opt_.io_timeout);
       co_await decision->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
@@ -701,10 +704,12 @@ class ClientRuntime {
     }
     Sha256Hex hash = hasher.final_hex();
     // The body is in: if this chunk completes the download, linger() must not cut our 201 (the
-    // sender would report a failure for a transfer we report as done).
+    // sender would take the push for failed, and the server would drop a transfer we report).
     serving_.erase(serving_id);
     pending_.emplace(chunk, std::move(data));
-    core_.on_incoming_put_received(*token, std::move(hash), now());
+    std::optional<Sha256Hex> named;  // the core takes it only from the server's own push
+    if (auto h = head->header(http::chunk_hash_header)) named = std::string(*h);
+    core_.on_incoming_put_received(*token, std::move(hash), now(), std::move(named));
     drain();
     co_await reply(s, 201, "stored\n");
   }

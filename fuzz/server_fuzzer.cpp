@@ -78,6 +78,7 @@ struct Driver {
   std::map<core::ConnId, FrameDecoder> decoders;
   std::set<core::ConnId> open, closed;
   std::map<core::ConnId, std::vector<Transfer>> transfers;  // what each connection was told to fetch
+  std::vector<core::PushChunk> pushes;  // recent pushes, some of which the driver reports as failed
 
   void check(bool ok) {
     if (!ok) std::abort();
@@ -117,6 +118,13 @@ struct Driver {
           }
         }
         check(d.buffered() == 0);  // the server sends whole frames only
+      } else if (auto* p = std::get_if<core::PushChunk>(&a)) {
+        check(udp(p->conn) && !closed.count(p->conn));  // pushes go to udp peers only
+        auto& list = transfers[p->conn];  // completed (or failed) like a transfer from the file service
+        if (list.size() >= 16) list.erase(list.begin());
+        list.push_back(Transfer{"192.168.0.1", 0, TransferMethod::get, p->path, p->range, server_peer_id});
+        pushes.push_back(*p);
+        if (pushes.size() > 16) pushes.erase(pushes.begin());
       } else {
         closed.insert(std::get<core::CloseConn>(a).conn);
       }
@@ -219,6 +227,11 @@ struct Driver {
         break;
       default: {
         const std::uint8_t b = in.byte();
+        if (op % 2 == 0 && b % 4 == 0 && !pushes.empty()) {  // a push that could not be delivered
+          const core::PushChunk p = pushes[b % pushes.size()];
+          server.on_push_failed(p.conn, p.path, p.range, now);
+          break;
+        }
         auto r = range(b);
         const std::string key = op % 2 ? key_of(static_cast<std::uint8_t>(conn)) : std::string();
         (void)server.authorize_file_service("p" + std::to_string(conn), url(b), r ? *r : ByteRange{0, 99}, now, {},

@@ -112,6 +112,8 @@ class ServerRuntime {
     virtual void close_after_flush() = 0;
     virtual void close() = 0;
     virtual std::size_t queued_bytes() const = 0;
+    // Over udp: where the peer's connection is, and its key (pushes open a stream there).
+    virtual std::optional<transport::UdpEndpoint> udp_peer() const { return std::nullopt; }
     std::string remote;
     bool closed = false;
   };
@@ -125,6 +127,16 @@ class ServerRuntime {
       stream.close(ig);
     }
     std::size_t queued_bytes() const override { return out->queued_bytes(); }
+    std::optional<transport::UdpEndpoint> udp_peer() const override {
+      if constexpr (std::is_same_v<Stream, transport::UdpStream>) {
+        const auto* key = stream.remote_key();
+        if (!key) return std::nullopt;
+        const auto at = stream.remote_endpoint();
+        return transport::UdpEndpoint(at.address(), at.port(), *key);
+      } else {
+        return std::nullopt;
+      }
+    }
     Stream stream;
     std::shared_ptr<transport::Outbox<Stream>> out;
   };
@@ -288,9 +300,76 @@ class ServerRuntime {
           it->second->closed = true;
           it->second->close_after_flush();
         }
+      } else if (auto* push = std::get_if<core::PushChunk>(&action)) {
+        auto it = conns_.find(push->conn);
+        std::optional<transport::UdpEndpoint> to;
+        if (it != conns_.end()) to = it->second->udp_peer();
+        if (to)
+          asio::co_spawn(io_, push_chunk(std::move(*push), *to), asio::detached);
+        else
+          failed_pushes_.push_back(std::move(*push));  // reported below, outside this loop
       }
     }
+    // A push to a connection that is gone or not udp: its transfer fails, which may reschedule.
+    if (!failed_pushes_.empty()) {
+      for (auto& f : std::exchange(failed_pushes_, {})) core_.on_push_failed(f.conn, f.path, f.range, now());
+      drain();
+      return;
+    }
     rearm_timer();
+  }
+
+  // The file service pushing a chunk to a udp peer (core::PushChunk): a PUT on a new stream of the
+  // connection the peer's control stream runs on, so the peer need not ask for it (spec/pdtp.md 16).
+  asio::awaitable<void> push_chunk(core::PushChunk p, transport::UdpEndpoint to) {
+    std::string why;
+    const bool ok = co_await push_chunk_once(p, to, why);
+    if (ok) co_return;
+    log_.info("push of %s bytes %llu-%llu to %s failed: %s", p.path.c_str(), static_cast<unsigned long long>(p.range.min),
+              static_cast<unsigned long long>(p.range.max), to.address.to_string().c_str(), why.c_str());
+    core_.on_push_failed(p.conn, p.path, p.range, now());
+    drain();
+  }
+
+  asio::awaitable<bool> push_chunk_once(const core::PushChunk& p, const transport::UdpEndpoint& to, std::string& why) {
+    auto file = catalog_.open(p.path);
+    if (!file || p.range.max >= file->size) {
+      why = "the file changed";
+      co_return false;
+    }
+    std::optional<transport::UdpStream> s;
+    try {
+      s.emplace(co_await transport::Udp::connect(to, std::nullopt));
+    } catch (const std::exception& e) {
+      why = e.what();
+      co_return false;
+    }
+    transport::Watchdog dog(io_.get_executor(), kFirstFrameTimeout, [&s] {
+      asio::error_code ig;
+      s->close(ig);
+    });
+    std::string head = http::make_peer_request(TransferMethod::put, to.address.to_string(), p.path, p.range,
+                                               server_peer_id, p.range.size());
+    if (p.hash) head.insert(head.size() - 2, std::string(http::chunk_hash_header) + ": " + *p.hash + "\r\n");
+    asio::error_code ec;
+    if (!co_await transport::write_all(*s, asio::buffer(head), ec) || !co_await send_file_range(*s, file->fd, p.range)) {
+      why = ec ? ec.message() : "send failed";
+      co_return false;
+    }
+    std::string buf;
+    auto reply = co_await transport::read_head(*s, buf, http::HttpLimits{}, ec);
+    if (!reply) {
+      why = reply.error().message;
+      co_return false;
+    }
+    auto status = http::parse_response_head(std::string_view(buf).substr(0, *reply));
+    if (!status || status->status / 100 != 2) {
+      why = status ? "the peer answered " + std::to_string(status->status) : status.error().message;
+      co_return false;
+    }
+    asio::error_code ig;
+    s->close(ig);
+    co_return true;
   }
 
   void rearm_timer() {
@@ -494,6 +573,7 @@ class ServerRuntime {
   asio::io_context& io_;
   ServerSettings settings_;
   DirectoryCatalog& catalog_;
+  std::vector<core::PushChunk> failed_pushes_;  // scratch for drain()
   transport::UdpHost* udp_;
   core::Server core_;
   asio::steady_timer timer_;

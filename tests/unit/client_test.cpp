@@ -917,6 +917,64 @@ TEST_CASE("an incoming PUT for a missing chunk is asked, received and verified l
   CHECK(h.take().empty());
 }
 
+TEST_CASE("a PUT from dstream over the server's own key is a push: authorized at once and checked against its named hash") {
+  const std::string server_key = "c2VydmVyLWtleS1mb3ItdGhlLXRlc3RzLTMyLWJ5dGVz";
+  Harness h(config(true, 4));
+  h.client.set_server_key(server_key);
+  h.ready();
+  auto token = h.client.on_incoming_request(TransferMethod::put, "10.0.0.1", server_peer_id, url, chunk(0), h.now,
+                                            server_key);
+  REQUIRE(token.ok());
+  auto as = h.take();
+  CHECK(sent_of<AskVerify>(as).empty());  // no round trip to ask
+  auto decisions = Harness::of<IncomingDecision>(as);
+  REQUIRE(decisions.size() == 1);
+  CHECK(decisions[0].token == *token);
+  CHECK(decisions[0].authorized);
+  h.client.on_incoming_put_received(*token, hash_a, h.now, hash_a);
+  as = h.take();
+  CHECK(sent_of<Completed>(as) == std::vector<Completed>{{"10.0.0.1", url, chunk(0), server_peer_id, hash_a}});
+  CHECK(Harness::of<ChunkVerified>(as).size() == 1);  // before hash_verify
+  CHECK(emitted(as) == std::vector<ChunkIndex>{0});
+  CHECK(h.client.bytes_from_peers() == 0);
+  h.server(HashVerify{url, chunk(0), true});
+  CHECK(h.take().empty());
+
+  // A push whose bytes do not match the named hash is dropped and asked for again at once.
+  auto bad = h.client.on_incoming_request(TransferMethod::put, "10.0.0.1", server_peer_id, url, chunk(1), h.now,
+                                          server_key);
+  REQUIRE(bad.ok());
+  h.take();
+  h.client.on_incoming_put_received(*bad, hash_a, h.now, hash_b);
+  as = h.take();
+  CHECK(Harness::of<ChunkRejected>(as).size() == 1);
+  CHECK(sent_of<Request>(as) == std::vector<Request>{{url, chunk(1)}});
+}
+
+TEST_CASE("a PUT claiming dstream over another key, or with no server key known, is asked about like any peer's") {
+  const std::string server_key = "c2VydmVyLWtleS1mb3ItdGhlLXRlc3RzLTMyLWJ5dGVz";
+  Harness h(config());
+  h.client.set_server_key(server_key);
+  h.ready();
+  auto other = h.client.on_incoming_request(TransferMethod::put, "10.0.0.7", server_peer_id, url, chunk(8), h.now,
+                                            "b3RoZXIta2V5LW9mLWEtcm9ndWUtcGVlci0zMi1ieXRlcw");
+  REQUIRE(other.ok());
+  auto as = h.take();
+  CHECK(sent_of<AskVerify>(as).size() == 1);
+  CHECK(Harness::of<IncomingDecision>(as).empty());
+  // The named hash of an unauthenticated push is not taken: hash_verify decides.
+  h.server(TellVerify{"10.0.0.7", url, chunk(8), server_peer_id, true});
+  h.take();
+  h.client.on_incoming_put_received(*other, hash_a, h.now, hash_a);
+  CHECK(Harness::of<ChunkVerified>(h.take()).empty());
+
+  Harness tcp(config());  // over tcp there is no server key: a PUT is never a push
+  tcp.ready();
+  auto plain = tcp.client.on_incoming_request(TransferMethod::put, "10.0.0.1", server_peer_id, url, chunk(2), tcp.now);
+  REQUIRE(plain.ok());
+  CHECK(sent_of<AskVerify>(tcp.take()).size() == 1);
+}
+
 TEST_CASE("an incoming PUT for a verified chunk is refused as not_wanted") {
   Harness h(config());
   h.ready();

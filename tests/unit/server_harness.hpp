@@ -110,6 +110,9 @@ struct Harness {
           REQUIRE(m.ok());
           inbox[s->conn].push_back(*m);
         }
+      } else if (auto* p = std::get_if<core::PushChunk>(&a)) {
+        REQUIRE_FALSE(closed.count(p->conn));
+        pushes[p->conn].push_back(*p);
       } else {
         closed.insert(std::get<core::CloseConn>(a).conn);
       }
@@ -148,6 +151,7 @@ struct Harness {
   std::map<core::ConnId, FrameDecoder> decoders;
   std::map<core::ConnId, std::vector<Message>> inbox;
   std::set<core::ConnId> closed;
+  std::map<core::ConnId, std::vector<core::PushChunk>> pushes;  // file-service chunks pushed to udp peers
 };
 
 }  // namespace pdtp::test

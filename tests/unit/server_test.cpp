@@ -850,6 +850,7 @@ core::ServerConfig mixed_config() {
   cfg.file_service_port = 6087;
   cfg.udp_file_service_port = 6088;
   cfg.server_public_key = kServerKey;
+  cfg.push_to_udp = false;  // file-service chunks as `transfer`s, as for tcp (pushes: tests below)
   return cfg;
 }
 
@@ -1082,4 +1083,66 @@ TEST_CASE("a completed for a transfer whose giver has left is still judged and c
   complete_ok(h, 2, t);  // used up
   CHECK(h.one<ErrorMessage>(2).reason == "unknown transfer");
   CHECK(h.snap().bytes_from_peers == 1000);
+}
+
+TEST_CASE("with push, a udp taker's file-service chunks come as pushes with their hash; peers' chunks and tcp takers keep transfers") {
+  core::ServerConfig cfg = mixed_config();
+  cfg.push_to_udp = true;
+  Harness h(cfg);
+  mixed_seeds(h);
+  h.join_udp(2, "u2", kKeyU2, 7002);
+  h.send(2, Request{kUrl, std::nullopt});
+  auto pushed = h.pushes[2];
+  auto ts = h.take<Transfer>(2);
+  REQUIRE(pushed.size() == 4);  // 8 download slots: u1's 4 upload slots, the rest from the file service
+  REQUIRE(ts.size() == 4);
+  for (const auto& t : ts) CHECK(t.peer_id == "u1");
+  for (const auto& p : pushed) {
+    CHECK(p.path == "/a.bin");
+    REQUIRE(p.hash);
+    CHECK(*p.hash == hash_of(h, "/a.bin", p.range.min / kChunk));
+  }
+  h.join(4, "t4", 7004);
+  h.send(4, Request{kUrl, std::nullopt});
+  CHECK(h.pushes[4].empty());
+  CHECK(h.take<Transfer>(4).size() == 8);
+}
+
+TEST_CASE("a pushed chunk is completed like a file-service transfer") {
+  core::ServerConfig cfg = mixed_config();
+  cfg.push_to_udp = true;
+  Harness h(cfg);
+  add_files(h);
+  h.join_udp(1, "u1", kKeyU1);
+  h.send(1, Request{kUrl, chunk_range(3)});
+  REQUIRE(h.pushes[1].size() == 1);
+  const core::PushChunk p = h.pushes[1][0];
+  CHECK(p.range == chunk_range(3));
+  h.send(1, Completed{h.local_ip, kUrl, p.range, server_peer_id, *p.hash});
+  CHECK(h.one<HashVerify>(1).hash_ok);
+  CHECK(h.snap().bytes_from_server == 1000);
+  CHECK(h.snap().transfers.empty());
+}
+
+TEST_CASE("a push that fails ends its transfer, and the chunk is pushed again") {
+  core::ServerConfig cfg = mixed_config();
+  cfg.push_to_udp = true;
+  Harness h(cfg);
+  add_files(h);
+  h.join_udp(1, "u1", kKeyU1);
+  h.send(1, Request{kUrl, chunk_range(3)});
+  REQUIRE(h.pushes[1].size() == 1);
+  const core::PushChunk p = h.pushes[1][0];
+  h.pushes[1].clear();
+  h.server.on_push_failed(1, p.path, p.range, h.now);
+  h.pump();
+  CHECK(h.snap().transfers_failed == 1);
+  // The file service is the only giver, so the chunk goes to it again at once.
+  REQUIRE(h.pushes[1].size() == 1);
+  CHECK(h.pushes[1][0].range == chunk_range(3));
+  CHECK(h.snap().transfers.size() == 1);
+  h.server.on_push_failed(1, "/nope.bin", p.range, h.now);  // unknown pushes change nothing
+  h.server.on_push_failed(9, p.path, p.range, h.now);
+  h.pump();
+  CHECK(h.snap().transfers_failed == 1);
 }

@@ -111,8 +111,13 @@ class Client {
   Result<RequestToken> on_incoming_request(TransferMethod method, std::string peer_ip, PeerId peer_id,
                                            std::string_view url_or_path, ByteRange range, TimePoint now,
                                            std::string peer_key = {});
-  // An authorized incoming PUT delivered its body; the runtime stored it and reports the hash.
-  void on_incoming_put_received(RequestToken token, Sha256Hex hash, TimePoint now);
+  // An authorized incoming PUT delivered its body; the runtime stored it and reports the hash, and
+  // the hash the sender named for it (a push from the server), which is checked at once.
+  void on_incoming_put_received(RequestToken token, Sha256Hex hash, TimePoint now,
+                                std::optional<Sha256Hex> named = std::nullopt);
+  // Over udp: the key the control connection's handshake proved. A PUT from `dstream` over a link
+  // with that key is the server pushing a chunk (spec/pdtp.md section 16): authorized at once.
+  void set_server_key(std::string key) { server_key_ = std::move(key); }
 
   void on_timeout(TimePoint now);
   std::optional<TimePoint> next_timeout() const;
@@ -154,6 +159,7 @@ class Client {
     PeerId peer_id;
     ByteRange range;
     ChunkIndex chunk;
+    bool push = false;  // the server's own PUT over its authenticated link
   };
 
   // Bound what peers connecting to us can make us remember.
@@ -206,6 +212,7 @@ class Client {
   RequestToken next_token_ = 1;
   std::uint64_t bytes_from_peers_ = 0;
   std::string last_server_error_;
+  std::string server_key_;  // empty over tcp: no pushes
 };
 
 }  // namespace pdtp::core

@@ -39,6 +39,9 @@ struct ServerConfig {
   std::uint16_t udp_file_service_port = 0;   // where udp peers reach the file service; 0 = udp peers get peers only
   bool require_encryption = false;           // refuse register over tcp
   std::string server_public_key;             // base64url; sent as peer_key in file-service transfers to udp peers
+  // File-service chunks for a udp peer are pushed on its control connection (PushChunk) instead of
+  // a `transfer` it must answer with a GET: a round trip less per chunk. Needs udp_file_service_port.
+  bool push_to_udp = true;
 };
 
 // Outputs, in the order they must be carried out.
@@ -49,7 +52,16 @@ struct SendFrame {
 struct CloseConn {
   ConnId conn;  // close after the frames queued before this one are written
 };
-using ServerAction = std::variant<SendFrame, CloseConn>;
+// Send this chunk of the file service to the udp peer on control connection `conn`: a PUT on a new
+// stream of that connection (spec/pdtp.md section 16). Report a failure with on_push_failed; success
+// is the peer's `completed`, as for any transfer.
+struct PushChunk {
+  ConnId conn;
+  std::string path;   // the file's normalized path (the path of the peer's url)
+  ByteRange range;    // exactly one chunk
+  std::optional<Sha256Hex> hash;  // the chunk's SHA-256, for the peer to check on arrival
+};
+using ServerAction = std::variant<SendFrame, CloseConn, PushChunk>;
 
 enum class FileServiceVerdict { ok, unknown_peer, not_authorized, unknown_file, bad_range };
 
@@ -109,6 +121,9 @@ class Server {
   void on_data(ConnId conn, std::string_view bytes, TimePoint now);
   // The connection closed (by the peer or after a CloseConn). Its transfers are rescheduled.
   void on_disconnect(ConnId conn, TimePoint now);
+  // A PushChunk could not be delivered (the stream failed or the peer refused it): the transfer
+  // ends unverified and the chunk is scheduled again.
+  void on_push_failed(ConnId conn, std::string_view path, ByteRange range, TimePoint now);
   // Call when now >= next_timeout(): expires transfers, reschedules.
   void on_timeout(TimePoint now);
   std::optional<TimePoint> next_timeout() const;

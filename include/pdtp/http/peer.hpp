@@ -20,6 +20,8 @@
 namespace pdtp::http {
 
 inline constexpr std::string_view peer_id_header = "X-PDTP-Peer-Id";
+// On a PUT pushed by the server itself: the chunk's SHA-256 (hex), for the receiver to check on arrival.
+inline constexpr std::string_view chunk_hash_header = "X-PDTP-Chunk-Hash";
 
 namespace detail {
 

@@ -236,6 +236,14 @@ inline Result<RequestToken> Client::on_incoming_request(TransferMethod method, s
     return incoming_error(IncomingError::not_wanted, "chunk " + std::to_string(c) + " is already verified");
   if (method == TransferMethod::put && config_.in_order && !in_window(c))
     return incoming_error(IncomingError::not_wanted, "chunk " + std::to_string(c) + " is outside the window");
+  if (method == TransferMethod::put && peer_id == server_peer_id && !server_key_.empty() && peer_key == server_key_) {
+    // The server pushing a chunk over its own authenticated link: it scheduled this, no need to ask.
+    const RequestToken token = next_token_++;
+    actions_.push_back(IncomingDecision{token, true});
+    if (puts_.size() >= max_authorized_puts) puts_.pop_front();
+    puts_.push_back(PendingAsk{token, method, std::move(peer_ip), std::move(peer_id), range, c, true});
+    return token;
+  }
   if (asks_.size() >= max_pending_asks) {  // the server is not answering; refuse the oldest
     actions_.push_back(IncomingDecision{asks_.front().token, false});
     asks_.pop_front();
@@ -248,13 +256,17 @@ inline Result<RequestToken> Client::on_incoming_request(TransferMethod method, s
   return token;
 }
 
-inline void Client::on_incoming_put_received(RequestToken token, Sha256Hex hash, TimePoint) {
+inline void Client::on_incoming_put_received(RequestToken token, Sha256Hex hash, TimePoint,
+                                             std::optional<Sha256Hex> named) {
   auto it = std::find_if(puts_.begin(), puts_.end(), [&](const PendingAsk& p) { return p.token == token; });
   if (failed_ || it == puts_.end()) return;
   PendingAsk p = std::move(*it);
   puts_.erase(it);
+  // Only the server's own word about a hash counts: a peer's PUT waits for hash_verify.
+  std::optional<bool> checked;
+  if (named && p.push) checked = same_hex(hash, *named);
   send(Completed{p.peer_ip, config_.url, p.range, p.peer_id, std::move(hash)});
-  await_verify(p.chunk, p.range, std::move(p.peer_id));
+  await_verify(p.chunk, p.range, std::move(p.peer_id), checked);
 }
 
 // ---- time ----

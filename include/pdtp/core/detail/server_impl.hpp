@@ -361,6 +361,19 @@ inline void Server::transfer_failed(const SwarmTransfer& tr, TimePoint now) {
   scheduler_.giver_freed(swarm_, tr.giver);
 }
 
+inline void Server::on_push_failed(ConnId conn, std::string_view path, ByteRange range, TimePoint now) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end() || it->second.peer == no_peer) return;
+  const auto f = swarm_.find_file(path);
+  if (!f) return;
+  auto span = chunks_of(swarm_.file(*f).layout, range);
+  if (!span || span->first != span->last) return;
+  const auto t = swarm_.find_transfer(it->second.peer, file_service, *f, span->first);
+  if (!t) return;  // already ended (completed, timed out, or the peer left)
+  transfer_failed(swarm_.end_transfer(*t), now);
+  schedule(now);
+}
+
 inline void Server::schedule(TimePoint now) {
   started_.clear();
   scheduler_.run(swarm_, now, started_);
@@ -402,6 +415,10 @@ inline void Server::send_transfer(TransferSlot t) {
   // The taker can check the chunk itself on arrival instead of waiting a round trip for hash_verify;
   // it still reports `completed` with its hash, which the server checks as before.
   m.hash = catalog_.chunk_hash(file.info.path, tr.chunk);
+  if (tr.giver == file_service && udp && config_.push_to_udp) {
+    actions_.emplace_back(PushChunk{taker.conn, file.info.path, m.range, std::move(m.hash)});
+    return;
+  }
   send(taker.conn, std::move(m));
 }
 
