@@ -692,6 +692,15 @@ class ClientRuntime {
       co_await reply(s, 400, "Content-Length must equal the range size\n");
       co_return;
     }
+    // A pipe whose reader is a whole window behind takes no more bodies: the sender waits on the
+    // stream's flow control, as a GET would wait to be started (handle(StartTransfer)).
+    while (in_order_ && !done_ && stdout_queue_.size() >= opt_.window_chunks) {
+      auto wait = std::make_shared<asio::steady_timer>(io_, opt_.io_timeout);
+      output_waiters_.push_back(wait);
+      co_await wait->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      dog.arm();
+    }
+    if (done_) co_return;
     transport::AlignedBuffer data(range->size());
     dog.arm();
     Sha256 hasher;
@@ -716,6 +725,10 @@ class ClientRuntime {
 
   // ---- stdout (pipe) ----
 
+  void wake_output_waiters() {
+    for (auto& w : std::exchange(output_waiters_, {})) w->cancel();
+  }
+
   void write_stdout() {
     while (!deferred_.empty() && stdout_queue_.size() < opt_.window_chunks) {
       asio::co_spawn(io_, run_get(std::move(deferred_.front())), asio::detached);
@@ -738,6 +751,7 @@ class ClientRuntime {
         bytes_written_ += b.size();
         stdout_queue_.pop_front();
       }
+      wake_output_waiters();
     }
     if (stdout_busy_ || stdout_queue_.empty()) {
       if (!stdout_busy_ && stdout_queue_.empty()) maybe_exit();
@@ -765,6 +779,7 @@ class ClientRuntime {
                         }
                         bytes_written_ += n;
                         stdout_queue_.pop_front();
+                        wake_output_waiters();
                         write_stdout();
                       });
   }
@@ -856,6 +871,7 @@ class ClientRuntime {
     if (control_) control_->close(ig);
     timer_.cancel();
     linger_timer_.cancel();
+    wake_output_waiters();
     progress_.stop();
     for (auto& [t, d] : decisions_) d->timer.cancel();
     if constexpr (std::is_same_v<Transport, transport::Udp>) {
@@ -897,6 +913,7 @@ class ClientRuntime {
   std::map<std::uint64_t, std::function<void()>> serving_;  // exchanges with peers in progress: how to cut each
   std::uint64_t next_serving_id_ = 1;
   std::shared_ptr<int> life_ = std::make_shared<int>(0);  // expires with the runtime
+  std::vector<std::shared_ptr<asio::steady_timer>> output_waiters_;  // PUT bodies held back by a full pipe
   std::map<ChunkIndex, transport::AlignedBuffer> held_;               // pipe: verified, not yet written
   std::deque<transport::AlignedBuffer> stdout_queue_;
   std::deque<core::StartTransfer> deferred_;
