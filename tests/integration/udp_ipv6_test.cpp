@@ -125,13 +125,13 @@ struct EchoServer {
   std::vector<Seen> seen;
 };
 
-// A host bound to `at`, driven on the test's thread.
+// A host bound to `at` (or not bound at all: it binds on its first connect), driven on the test's thread.
 struct Client {
-  explicit Client(asio::ip::address at) {
+  explicit Client(std::optional<asio::ip::address> at) {
     transport::UdpOptions o;
     o.identity = fresh_keys();
     host.emplace(io, o);
-    host->bind({at, 0});
+    if (at) host->bind({*at, 0});
   }
   template <class T>
   T run(asio::awaitable<T> task) {
@@ -231,4 +231,14 @@ TEST_CASE("udp over IPv6: a dual-stack host's connect to an IPv4 port where noth
   CHECK(error.find("connection refused by 127.0.0.1: nothing listens on UDP port " + std::to_string(port)) !=
         std::string::npos);
   CHECK(client.host->endpoint_stats().connects_failed == 0);
+}
+
+TEST_CASE("udp over IPv6: a host not bound yet binds an IPv6 socket for its first connect to ::1") {
+  if (!ipv6_loopback()) return;
+  EchoServer server(ip("::1"));
+  Client client(std::nullopt);
+  const std::string data = some_bytes();
+  const Echoed got = client.run(echo_once({ip("::1"), server.port}, data));
+  CHECK(got.echo == data);
+  CHECK(got.local_ip == "::1");
 }

@@ -232,7 +232,12 @@ class UdpHost {
 
   asio::awaitable<std::shared_ptr<StreamState>> open_stream(const UdpEndpoint& to,
                                                             std::optional<asio::ip::address> from) {
-    if (!socket_.is_open()) bind({from ? *from : asio::ip::address(asio::ip::address_v4::any()), 0});
+    if (!socket_.is_open()) {  // an unbound host takes the target's family (any address of it)
+      const asio::ip::address any = to.address.is_v6() && !to.address.to_v6().is_v4_mapped()
+                                         ? asio::ip::address(asio::ip::address_v6::any())
+                                         : asio::ip::address(asio::ip::address_v4::any());
+      bind({from ? *from : any, 0});
+    }
     std::shared_ptr<ConnState> conn = find_connection(to);
     if (!conn) {
       auto h = ep_.connect(now(), to.udp(), to.key);
