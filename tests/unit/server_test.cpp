@@ -1085,10 +1085,25 @@ TEST_CASE("a completed for a transfer whose giver has left is still judged and c
   CHECK(h.snap().bytes_from_peers == 1000);
 }
 
-TEST_CASE("with push, a udp taker's file-service chunks come as pushes with their hash; peers' chunks and tcp takers keep transfers") {
+namespace {
+core::ServerConfig push_config() {
   core::ServerConfig cfg = mixed_config();
   cfg.push_to_udp = true;
-  Harness h(cfg);
+  return cfg;
+}
+
+// Udp peer u1 (conn 1) requests chunk 3 of /a.bin, which only the file service holds: one push.
+core::PushChunk push_chunk_3(Harness& h) {
+  add_files(h);
+  h.join_udp(1, "u1", kKeyU1);
+  h.send(1, Request{kUrl, chunk_range(3)});
+  REQUIRE(h.pushes[1].size() == 1);
+  return h.pushes[1][0];
+}
+}  // namespace
+
+TEST_CASE("with push, a udp taker's file-service chunks come as pushes with their hash; peers' chunks and tcp takers keep transfers") {
+  Harness h(push_config());
   mixed_seeds(h);
   h.join_udp(2, "u2", kKeyU2, 7002);
   h.send(2, Request{kUrl, std::nullopt});
@@ -1109,14 +1124,8 @@ TEST_CASE("with push, a udp taker's file-service chunks come as pushes with thei
 }
 
 TEST_CASE("a pushed chunk is completed like a file-service transfer") {
-  core::ServerConfig cfg = mixed_config();
-  cfg.push_to_udp = true;
-  Harness h(cfg);
-  add_files(h);
-  h.join_udp(1, "u1", kKeyU1);
-  h.send(1, Request{kUrl, chunk_range(3)});
-  REQUIRE(h.pushes[1].size() == 1);
-  const core::PushChunk p = h.pushes[1][0];
+  Harness h(push_config());
+  const core::PushChunk p = push_chunk_3(h);
   CHECK(p.range == chunk_range(3));
   h.send(1, Completed{h.local_ip, kUrl, p.range, server_peer_id, *p.hash});
   CHECK(h.one<HashVerify>(1).hash_ok);
@@ -1125,14 +1134,8 @@ TEST_CASE("a pushed chunk is completed like a file-service transfer") {
 }
 
 TEST_CASE("a push that fails ends its transfer, and the chunk is pushed again") {
-  core::ServerConfig cfg = mixed_config();
-  cfg.push_to_udp = true;
-  Harness h(cfg);
-  add_files(h);
-  h.join_udp(1, "u1", kKeyU1);
-  h.send(1, Request{kUrl, chunk_range(3)});
-  REQUIRE(h.pushes[1].size() == 1);
-  const core::PushChunk p = h.pushes[1][0];
+  Harness h(push_config());
+  const core::PushChunk p = push_chunk_3(h);
   h.pushes[1].clear();
   h.server.on_push_failed(1, p.path, p.range, h.now);
   h.pump();
