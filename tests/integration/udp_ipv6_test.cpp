@@ -13,16 +13,14 @@
 #include <vector>
 
 #include "pdtp/transport/udp.hpp"
+#include "udp_test_host.hpp"
 
 using namespace pdtp;
 using transport::Udp;
 
 namespace {
 
-secure::KeyPair fresh_keys() {
-  secure::ensure_sodium();
-  return secure::generate_keypair([](secure::MutableByteView out) { randombytes_buf(out.data(), out.size()); });
-}
+using pdtp_test::fresh_keys;
 
 asio::ip::address ip(const char* text) { return asio::ip::make_address(text); }
 
@@ -68,61 +66,28 @@ struct Seen {
 
 // A host on its own thread bound to `at`, echoing every stream and noting its addresses.
 struct EchoServer {
-  explicit EchoServer(asio::ip::address at) {
+  explicit EchoServer(asio::ip::address at)
+      : threaded(at, options(), [this](transport::UdpStream st) { return serve(std::move(st)); }), port(threaded.port) {}
+  static transport::UdpOptions options() {
     transport::UdpOptions o;
     o.identity = fresh_keys();
-    host.emplace(io, o);
-    acceptor.emplace(Udp::listen(io.get_executor(), {at, 0}));
-    port = acceptor->local_endpoint().port();
-    asio::co_spawn(io, accept_loop(), asio::detached);
-    thread = std::thread([this] { io.run(); });
+    return o;
   }
-  ~EchoServer() {
-    asio::post(io, [this] {
-      acceptor->close();
-      host->close();
-      io.stop();
-    });
-    thread.join();
-  }
-  asio::awaitable<void> accept_loop() {
-    for (;;) {
-      transport::UdpStream s(io);
-      asio::error_code ec;
-      co_await acceptor->async_accept(s, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) co_return;
-      {
-        std::lock_guard lock(mu);
-        seen.push_back({Udp::local_ip(s), Udp::remote_ip(s)});
-      }
-      asio::co_spawn(io, echo(std::move(s)), asio::detached);
+  asio::awaitable<void> serve(transport::UdpStream st) {
+    {
+      std::lock_guard lock(mu);
+      seen.push_back({Udp::local_ip(st), Udp::remote_ip(st)});
     }
-  }
-  static asio::awaitable<void> echo(transport::UdpStream s) {
-    std::vector<char> buf(65536);
-    for (;;) {
-      asio::error_code ec;
-      std::size_t n = co_await s.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) break;
-      co_await asio::async_write(s, asio::buffer(buf.data(), n), asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) break;
-    }
-    asio::error_code ig;
-    s.shutdown(asio::socket_base::shutdown_send, ig);
-    asio::steady_timer t(s.get_executor(), std::chrono::seconds(2));  // until the client has read the echo
-    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ig));
+    co_await pdtp_test::echo_stream(std::move(st));
   }
   std::vector<Seen> seen_now() {
     std::lock_guard lock(mu);
     return seen;
   }
-  asio::io_context io;
-  std::optional<transport::UdpHost> host;
-  std::optional<transport::UdpAcceptor> acceptor;
-  std::uint16_t port = 0;
-  std::thread thread;
   std::mutex mu;
   std::vector<Seen> seen;
+  pdtp_test::ThreadedUdpHost threaded;  // last: its thread stops before the members above go
+  std::uint16_t port;
 };
 
 // A host bound to `at` (or not bound at all: it binds on its first connect), driven on the test's thread.

@@ -17,6 +17,7 @@
 
 #include "pdtp/secure/keys.hpp"
 #include "pdtp/transport/udp.hpp"
+#include "udp_test_host.hpp"
 #include "process.hpp"
 
 extern char** environ;
@@ -32,10 +33,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-secure::KeyPair fresh_keys() {
-  secure::ensure_sodium();
-  return secure::generate_keypair([](secure::MutableByteView out) { randombytes_buf(out.data(), out.size()); });
-}
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -15,6 +15,7 @@
 #include "pdtp/transport/concept.hpp"
 #include "pdtp/transport/stream_io.hpp"
 #include "pdtp/transport/udp.hpp"
+#include "udp_test_host.hpp"
 
 using namespace pdtp;
 using transport::Udp;
@@ -23,70 +24,36 @@ static_assert(transport::StreamTransport<Udp>);
 
 namespace {
 
-secure::KeyPair fresh_keys() {
-  secure::ensure_sodium();
-  return secure::generate_keypair([](secure::MutableByteView out) { randombytes_buf(out.data(), out.size()); });
-}
+using pdtp_test::fresh_keys;
 
-// A host on its own thread, answering every stream by echoing what it reads until the end.
+// A host on its own thread, answering every stream by echoing what it reads until the end; it notes
+// the key each stream's peer proved.
 struct EchoServer {
   explicit EchoServer(std::size_t datagram_size = rudp::min_datagram_size,
                       std::function<void(std::span<const std::uint8_t>)> on_send = {})
-      : keys(fresh_keys()) {
+      : keys(fresh_keys()), threaded(asio::ip::make_address("127.0.0.1"), options(keys, datagram_size, std::move(on_send)),
+                                     [this](transport::UdpStream st) { return serve(std::move(st)); }),
+        port(threaded.port) {}
+  static transport::UdpOptions options(const secure::KeyPair& keys, std::size_t datagram_size,
+                                       std::function<void(std::span<const std::uint8_t>)> on_send) {
     transport::UdpOptions o;
     o.identity = keys;
     o.config.max_datagram_size = datagram_size;
     o.on_send = std::move(on_send);
-    host.emplace(io, o);
-    acceptor.emplace(Udp::listen(io.get_executor(), {asio::ip::make_address("127.0.0.1"), 0}));
-    port = acceptor->local_endpoint().port();
-    asio::co_spawn(io, accept_loop(), asio::detached);
-    thread = std::thread([this] { io.run(); });
+    return o;
   }
-  ~EchoServer() {
-    asio::post(io, [this] {
-      acceptor->close();
-      host->close();
-      io.stop();
-    });
-    thread.join();
-  }
-  asio::awaitable<void> accept_loop() {
-    for (;;) {
-      transport::UdpStream s(io);
-      asio::error_code ec;
-      co_await acceptor->async_accept(s, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) co_return;
-      {
-        std::lock_guard lock(mu);
-        peer_keys.push_back(Udp::remote_key(s));
-      }
-      asio::co_spawn(io, echo(std::move(s)), asio::detached);
+  asio::awaitable<void> serve(transport::UdpStream st) {
+    {
+      std::lock_guard lock(mu);
+      peer_keys.push_back(Udp::remote_key(st));
     }
+    co_await pdtp_test::echo_stream(std::move(st));
   }
-  static asio::awaitable<void> echo(transport::UdpStream s) {
-    std::vector<char> buf(65536);
-    for (;;) {
-      asio::error_code ec;
-      std::size_t n = co_await s.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) break;
-      co_await asio::async_write(s, asio::buffer(buf.data(), n), asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) break;
-    }
-    asio::error_code ig;
-    s.shutdown(asio::socket_base::shutdown_send, ig);
-    // Keep the stream until the client has read the echo.
-    asio::steady_timer t(s.get_executor(), std::chrono::seconds(2));
-    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ig));
-  }
-  secure::KeyPair keys;
-  asio::io_context io;
-  std::optional<transport::UdpHost> host;
-  std::optional<transport::UdpAcceptor> acceptor;
-  std::uint16_t port = 0;
-  std::thread thread;
   std::mutex mu;
   std::vector<std::string> peer_keys;
+  secure::KeyPair keys;
+  pdtp_test::ThreadedUdpHost threaded;  // last: its thread stops before the members above go
+  std::uint16_t port;
 };
 
 struct Client {
@@ -308,38 +275,22 @@ namespace {
 //   "sink N"   read N bytes, then release (the client may still be writing: stopped);
 //   "flood"    write until a write fails, then release (the client releases first).
 struct ReleaseServer {
-  ReleaseServer() : keys(fresh_keys()) {
+  ReleaseServer()
+      : keys(fresh_keys()),
+        threaded(asio::ip::make_address("127.0.0.1"), options(keys),
+                 [this](transport::UdpStream st) { return serve(std::move(st)); }),
+        port(threaded.port) {}
+  static transport::UdpOptions options(const secure::KeyPair& keys) {
     transport::UdpOptions o;
     o.identity = keys;
-    host.emplace(io, o);
-    acceptor.emplace(Udp::listen(io.get_executor(), {asio::ip::make_address("127.0.0.1"), 0}));
-    port = acceptor->local_endpoint().port();
-    asio::co_spawn(io, accept_loop(), asio::detached);
-    thread = std::thread([this] { io.run(); });
-  }
-  ~ReleaseServer() {
-    asio::post(io, [this] {
-      acceptor->close();
-      host->close();
-      io.stop();
-    });
-    thread.join();
+    return o;
   }
   transport::UdpEndpoint endpoint() const { return {asio::ip::make_address("127.0.0.1"), port, keys.public_key}; }
   // Streams the server's host still holds (asked on its own thread).
   std::size_t open_streams() {
     std::promise<std::size_t> p;
-    asio::post(io, [&] { p.set_value(host->open_streams()); });
+    asio::post(threaded.io, [&] { p.set_value(threaded.host->open_streams()); });
     return p.get_future().get();
-  }
-  asio::awaitable<void> accept_loop() {
-    for (;;) {
-      transport::UdpStream s(io);
-      asio::error_code ec;
-      co_await acceptor->async_accept(s, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) co_return;
-      asio::co_spawn(io, serve(std::move(s)), asio::detached);
-    }
   }
   asio::awaitable<void> serve(transport::UdpStream s) {
     asio::error_code ec;
@@ -369,15 +320,12 @@ struct ReleaseServer {
     }
     // s goes out of scope here: released.
   }
-  secure::KeyPair keys;
-  asio::io_context io;
-  std::optional<transport::UdpHost> host;
-  std::optional<transport::UdpAcceptor> acceptor;
-  std::uint16_t port = 0;
-  std::thread thread;
   std::mutex mu;
   int floods_ended = 0;
   int floods_stopped = 0;  // ended by broken_pipe: the client's release stopped them
+  secure::KeyPair keys;
+  pdtp_test::ThreadedUdpHost threaded;  // last: its thread stops before the members above go
+  std::uint16_t port;
 };
 
 // Runs `task` on the client's io_context, giving up after `limit` (a bound against a hang, not a
