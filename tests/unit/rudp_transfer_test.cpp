@@ -272,18 +272,26 @@ struct ProbeLog {
     return false;
   }
 };
+
+// A 1280-byte path whose uplink notes every 1452-byte probe in `log`, and a config that probes 1452.
+struct SmallMtuPath {
+  std::shared_ptr<ProbeLog> log = std::make_shared<ProbeLog>();
+  Config cfg;
+  LinkConfig up, down;
+  SmallMtuPath() {
+    cfg.probe_datagram_size = 1452;
+    up.mtu = 1280;
+    down = up;  // the log is for the client's probes
+    up.drop_if = [log = log](TimePoint t, std::span<const std::uint8_t> d) { return (*log)(t, d); };
+  }
+};
 }  // namespace
 
 TEST_CASE("a path MTU probe the path drops is tried three times, then the size stays; no congestion is seen") {
-  auto log = std::make_shared<ProbeLog>();
-  LinkConfig link;
-  link.mtu = 1280;
-  link.drop_if = [log](TimePoint t, std::span<const std::uint8_t> d) { return (*log)(t, d); };
-  Config cfg;
-  cfg.probe_datagram_size = 1452;
-  LinkConfig down = link;
-  down.drop_if = nullptr;  // the log is for the client's probes
-  Sim sim(cfg, cfg, link, down, 13);
+  SmallMtuPath path;
+  auto& log = path.log;
+  const Config& cfg = path.cfg;
+  Sim sim(cfg, cfg, path.up, path.down, 13);
   BulkTransfer t(4 << 20);
   REQUIRE(run_transfer(sim, t, 60s));
   CHECK_FALSE(t.mismatch);
@@ -299,15 +307,10 @@ TEST_CASE("a path MTU probe the path drops is tried three times, then the size s
 }
 
 TEST_CASE("a lost path MTU probe is retried after a probe timer that grows, not at once") {
-  auto log = std::make_shared<ProbeLog>();
-  LinkConfig link;
-  link.mtu = 1280;
-  link.drop_if = [log](TimePoint t, std::span<const std::uint8_t> d) { return (*log)(t, d); };
-  Config cfg;
-  cfg.probe_datagram_size = 1452;
-  LinkConfig down = link;
-  down.drop_if = nullptr;  // the log is for the client's probes
-  Sim sim(cfg, cfg, link, down, 14);
+  SmallMtuPath path;
+  auto& log = path.log;
+  const Config& cfg = path.cfg;
+  Sim sim(cfg, cfg, path.up, path.down, 14);
   BulkTransfer t(4 << 20);
   REQUIRE(run_transfer(sim, t, 60s));
   const auto* c = sim.client.connection(t.client_conn);
@@ -363,16 +366,11 @@ TEST_CASE("a path MTU probe lost with ordinary packets is congestion, not a fail
 }
 
 TEST_CASE("a path MTU search that gave up starts again after the raise timer (10 minutes)") {
-  auto log = std::make_shared<ProbeLog>();
-  LinkConfig link;
-  link.mtu = 1280;
-  link.drop_if = [log](TimePoint t, std::span<const std::uint8_t> d) { return (*log)(t, d); };
-  Config cfg;
-  cfg.probe_datagram_size = 1452;
+  SmallMtuPath path;
+  auto& log = path.log;
+  Config& cfg = path.cfg;
   cfg.keep_alive_interval = 5s;  // the connection lives on, quiet, for the whole wait
-  LinkConfig down = link;
-  down.drop_if = nullptr;  // the log is for the client's probes
-  Sim sim(cfg, cfg, link, down, 16);
+  Sim sim(cfg, cfg, path.up, path.down, 16);
   BulkTransfer t(1 << 20);
   REQUIRE(run_transfer(sim, t, 60s));
   const auto* c = sim.client.connection(t.client_conn);
